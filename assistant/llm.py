@@ -1,0 +1,138 @@
+"""The one way strategies talk to a model.
+
+:class:`LLM` is the interface every backend implements (transformers today;
+llama.cpp later); :class:`MeteredLLM` wraps one for a single turn and
+records every call as a trace :class:`~assistant.types.Step` with its
+prompts, outputs, token counts and milliseconds, so strategies get a full
+trace without writing any tracing code.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from typing import Protocol, runtime_checkable
+
+from .types import Candidate, Decoding, Prompt, Step
+
+PromptLike = Prompt | str
+
+
+@runtime_checkable
+class LLM(Protocol):
+    """A loaded language model (base weights plus the active adapter, if any)."""
+
+    name: str
+    context_window: int
+
+    def generate(self, prompts: Sequence[PromptLike], n: int = 1, decoding: Decoding | None = None,
+                 label: str = "generate") -> list[list[Candidate]]:
+        """Generate ``n`` candidates for each prompt in one batched call.
+
+        Returns one list per prompt, each with ``n`` candidates. Greedy
+        decoding with ``n > 1`` returns ``n`` equal candidates computed once.
+        """
+        ...
+
+    def stream(self, prompt: PromptLike, decoding: Decoding | None = None,
+               label: str = "stream") -> "TextStream":
+        """Stream one answer as text pieces; ``.candidate`` is set at the end."""
+        ...
+
+    def score(self, prompt: PromptLike, continuation: str) -> float:
+        """Log-likelihood (natural log, summed over tokens) of ``continuation``
+        following the rendered ``prompt``."""
+        ...
+
+    def count_tokens(self, prompt: PromptLike) -> int:
+        """Tokens of the rendered prompt, chat template included."""
+        ...
+
+    def render(self, prompt: PromptLike) -> str:
+        """The exact text the model sees for this prompt."""
+        ...
+
+
+class TextStream:
+    """An iterator of text pieces; after it is exhausted, ``candidate`` holds
+    the full result with token counts. ``close()`` stops generation early."""
+
+    def __init__(self, pieces: Iterator[str]) -> None:
+        self._pieces = pieces
+        self.candidate: Candidate | None = None
+        self.first_piece_s: float | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        start = time.perf_counter()
+        for piece in self._pieces:
+            if self.first_piece_s is None and piece:
+                self.first_piece_s = time.perf_counter() - start
+            yield piece
+
+    def close(self) -> None:
+        close = getattr(self._pieces, "close", None)
+        if close:
+            close()
+
+
+class MeteredLLM:
+    """Wraps an LLM for one turn, recording each call as a Step."""
+
+    def __init__(self, inner: LLM) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.context_window = inner.context_window
+        self.steps: list[Step] = []
+
+    def generate(self, prompts: Sequence[PromptLike], n: int = 1, decoding: Decoding | None = None,
+                 label: str = "generate") -> list[list[Candidate]]:
+        start = time.perf_counter()
+        result = self.inner.generate(prompts, n=n, decoding=decoding, label=label)
+        ms = (time.perf_counter() - start) * 1000
+        flat = [c for group in result for c in group]
+        # prompt tokens are paid once per prompt, not once per sample
+        prompt_tokens = sum(group[0].prompt_tokens for group in result if group)
+        self.steps.append(Step(
+            kind="generate", name=label, ms=ms,
+            detail={"prompts": [self.inner.render(p) for p in prompts], "n": n,
+                    "outputs": [c.text for c in flat], "decoding": decoding or Decoding()},
+            prompt_tokens=prompt_tokens,
+            completion_tokens=sum(c.completion_tokens for c in flat),
+        ))
+        return result
+
+    def stream(self, prompt: PromptLike, decoding: Decoding | None = None, label: str = "stream") -> TextStream:
+        inner_stream = self.inner.stream(prompt, decoding=decoding, label=label)
+        metered = TextStream(iter(()))
+        metered._pieces = self._record_stream(inner_stream, metered, prompt, decoding, label)
+        return metered
+
+    def _record_stream(self, inner: TextStream, outer: TextStream, prompt: PromptLike,
+                       decoding: Decoding | None, label: str) -> Iterator[str]:
+        start = time.perf_counter()
+        try:
+            yield from inner
+        finally:
+            inner.close()
+        candidate = outer.candidate = inner.candidate
+        self.steps.append(Step(
+            kind="generate", name=label, ms=(time.perf_counter() - start) * 1000,
+            detail={"prompts": [self.inner.render(prompt)], "n": 1,
+                    "outputs": [candidate.text if candidate else ""], "decoding": decoding or Decoding(),
+                    "first_token_ms": (inner.first_piece_s or 0.0) * 1000},
+            prompt_tokens=candidate.prompt_tokens if candidate else 0,
+            completion_tokens=candidate.completion_tokens if candidate else 0,
+        ))
+
+    def score(self, prompt: PromptLike, continuation: str) -> float:
+        start = time.perf_counter()
+        value = self.inner.score(prompt, continuation)
+        self.steps.append(Step(kind="score", name="score", ms=(time.perf_counter() - start) * 1000,
+                               detail={"continuation": continuation, "logprob": value}))
+        return value
+
+    def count_tokens(self, prompt: PromptLike) -> int:
+        return self.inner.count_tokens(prompt)
+
+    def render(self, prompt: PromptLike) -> str:
+        return self.inner.render(prompt)

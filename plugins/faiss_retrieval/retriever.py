@@ -1,0 +1,249 @@
+"""Dense retrieval: sentence-transformers embeddings in a FAISS index.
+
+``sync(folder)`` is incremental: files whose size and modification time are
+unchanged are not even read; files whose content hash is unchanged are not
+re-embedded; changed files have their old chunks removed from the index
+(stable int64 ids, ``IndexIDMap2``); deleted files are removed.
+
+Embeddings are L2-normalised and searched by inner product, i.e. cosine
+similarity, the measure all-MiniLM-L6-v2 was trained for (its model card).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from assistant import CorpusError, IndexCorruptError, Passage, Settings, SyncReport, load_embedder
+from assistant.paths import collections_dir
+
+from .chunking import Chunk, chunk_text
+from .store import CollectionStore, Manifest
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def check_collection_name(name: str) -> str:
+    if not NAME_RE.match(name):
+        raise CorpusError(f"invalid collection name {name!r}",
+                          "use letters, digits, '.', '_' or '-' (at most 64 characters)")
+    return name
+
+
+class FaissRetriever:
+    """Dense retrieval over a FAISS index of all-MiniLM-L6-v2 embeddings (exact cosine)."""
+
+    def __init__(self, collection: str, settings: Settings, loaders: dict[str, Callable]) -> None:
+        self.collection = check_collection_name(collection)
+        self.settings = settings
+        self.loaders = loaders
+        self.store = CollectionStore(collections_dir() / collection)
+        self._embedder: Any = None
+        self._loaded: tuple[int, Any, Any] | None = None  # (generation, index, connection)
+
+    # ----------------------------------------------------------------- helpers
+
+    def exists(self) -> bool:
+        return self.store.exists()
+
+    @property
+    def embedder(self) -> Any:
+        if self._embedder is None:
+            self._embedder = load_embedder(self.settings.embedder, "cpu" if self.settings.device == "auto"
+                                           else self.settings.device, offline=self.settings.offline)
+        return self._embedder
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.embedder.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def chunker_settings(self) -> dict[str, Any]:
+        return {"max_tokens": self.settings.chunk_tokens, "version": 1}
+
+    def embed(self, texts: list[str], progress: bool = False) -> Any:
+        import numpy as np
+
+        if not texts:
+            return np.zeros((0, self.embedder.get_embedding_dimension()), dtype="float32")
+        vectors = self.embedder.encode(texts, batch_size=32, normalize_embeddings=True,
+                                       convert_to_numpy=True, show_progress_bar=progress)
+        return np.ascontiguousarray(vectors, dtype="float32")  # (n, dim)
+
+    # -------------------------------------------------------------------- sync
+
+    def _scan(self, folder: Path) -> tuple[dict[str, Path], list[tuple[str, str]]]:
+        found: dict[str, Path] = {}
+        skipped: list[tuple[str, str]] = []
+        for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for filename in sorted(filenames):
+                if filename.startswith("."):
+                    continue
+                path = Path(dirpath) / filename
+                if path.suffix.lower() not in self.loaders:
+                    continue
+                rel = path.relative_to(folder).as_posix()
+                if path.is_symlink() and not path.exists():
+                    skipped.append((rel, "broken symbolic link"))
+                    continue
+                found[rel] = path
+        return found, skipped
+
+    def sync(self, folder: str | Path, progress: bool = False, rebuild: bool = False) -> SyncReport:
+        import faiss
+        import numpy as np
+
+        start = time.perf_counter()
+        folder = Path(folder).expanduser()
+        if not folder.exists():
+            raise CorpusError(f"folder {folder} does not exist", "check the path you gave to `assistant index`")
+        if not folder.is_dir():
+            raise CorpusError(f"{folder} is not a folder", "give `assistant index` a folder of documents")
+        folder = folder.resolve()
+        previous = self.store.read_manifest() if self.store.exists() and not rebuild else None
+        embedder_label = self.settings.embedder
+        if previous and (previous.embedder != embedder_label or previous.chunker != self.chunker_settings()):
+            raise IndexCorruptError(
+                f"collection {self.collection!r} was built with embedder {previous.embedder!r} and chunker "
+                f"{previous.chunker}, but the current settings use {embedder_label!r} and {self.chunker_settings()}",
+                f"rebuild it: assistant index {folder} --collection {self.collection} --rebuild")
+
+        found, skipped = self._scan(folder)
+        if not found:
+            kinds = ", ".join(sorted(self.loaders))
+            raise CorpusError(f"no indexable files in {folder} (looked for {kinds})",
+                              "point `assistant index` at a folder of documents")
+
+        old: dict[str, tuple[str, int, int, list[int]]] = {}
+        if previous:
+            con = self.store.connect(previous)
+            try:
+                for path, sha, size, mtime, ids in con.execute("SELECT path, sha256, size, mtime_ns, chunk_ids FROM files"):
+                    old[path] = (sha, size, mtime, json.loads(ids))
+            finally:
+                con.close()
+
+        retouched: dict[str, tuple[str, int, int]] = {}  # same content, new mtime
+        to_embed: dict[str, tuple[str, int, int, list[Chunk]]] = {}
+        for rel, path in found.items():
+            try:
+                stat = path.stat()
+                if rel in old and old[rel][1] == stat.st_size and old[rel][2] == stat.st_mtime_ns:
+                    continue  # fast path: not even read
+                data = path.read_bytes()
+                sha = hashlib.sha256(data).hexdigest()
+                if rel in old and old[rel][0] == sha:
+                    retouched[rel] = (sha, stat.st_size, stat.st_mtime_ns)
+                    continue
+                document = self.loaders[path.suffix.lower()](path)
+                chunks = chunk_text(document.text, self.count_tokens, self.settings.chunk_tokens,
+                                    markdown=path.suffix.lower() in (".md", ".markdown"))
+                if not chunks:
+                    raise ValueError("no text")
+                to_embed[rel] = (sha, stat.st_size, stat.st_mtime_ns, chunks)
+            except (OSError, ValueError) as exc:
+                skipped.append((rel, str(exc) or type(exc).__name__))
+        skipped_paths = {rel for rel, _ in skipped}
+        removed = [rel for rel in old if rel not in found or rel in skipped_paths]
+        kept = [rel for rel in found if rel in old and rel not in to_embed and rel not in skipped_paths]
+
+        if previous is None and not to_embed:
+            reasons = "; ".join(f"{p}: {r}" for p, r in skipped[:3])
+            raise CorpusError(f"nothing could be indexed in {folder} ({reasons})", "check the files listed")
+
+        report_base = dict(collection=self.collection, skipped=tuple(skipped),
+                           unchanged=len(kept), removed=len(removed))
+        if previous and not to_embed and not removed and not retouched:
+            return SyncReport(**report_base, chunks_total=previous.chunks, seconds=time.perf_counter() - start)
+
+        texts = [f"{c.heading}\n{c.text}" if c.heading else c.text
+                 for _, _, _, chunks in to_embed.values() for c in chunks]
+        vectors = self.embed(texts, progress=progress)
+
+        generation, con = self.store.new_generation(previous)
+        try:
+            index = (self.store.load_index(previous) if previous
+                     else faiss.IndexIDMap2(faiss.IndexFlatIP(self.embedder.get_embedding_dimension())))
+            stale = [i for rel in removed + list(to_embed) if rel in old for i in old[rel][3]]
+            if stale:
+                index.remove_ids(np.asarray(stale, dtype="int64"))
+                con.executemany("DELETE FROM chunks WHERE id = ?", [(i,) for i in stale])
+            con.executemany("DELETE FROM files WHERE path = ?", [(rel,) for rel in removed])
+            row = con.execute("SELECT value FROM meta WHERE key = 'next_id'").fetchone()
+            next_id = int(row[0]) if row else 1
+            ids: list[int] = []
+            for rel, (sha, size, mtime, chunks) in to_embed.items():
+                file_ids = list(range(next_id, next_id + len(chunks)))
+                next_id += len(chunks)
+                ids.extend(file_ids)
+                con.executemany(
+                    "INSERT INTO chunks (id, path, start_line, end_line, page, heading, text) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [(i, rel, c.start_line, c.end_line, None, c.heading, c.text) for i, c in zip(file_ids, chunks)])
+                con.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)",
+                            (rel, sha, size, mtime, json.dumps(file_ids)))
+            for rel, (sha, size, mtime) in retouched.items():
+                con.execute("UPDATE files SET size = ?, mtime_ns = ? WHERE path = ?", (size, mtime, rel))
+            con.execute("INSERT OR REPLACE INTO meta VALUES ('next_id', ?)", (str(next_id),))
+            if ids:
+                index.add_with_ids(vectors, np.asarray(ids, dtype="int64"))
+            files = con.execute("SELECT count(*) FROM files").fetchone()[0]
+            manifest = Manifest(name=self.collection, embedder=embedder_label, dim=index.d,
+                                chunker=self.chunker_settings(), root=str(folder), generation=generation,
+                                chunks=int(index.ntotal), files=int(files))
+            self.store.commit(manifest, index, con)
+        except BaseException:
+            con.close()
+            self.store.docstore_path(generation).unlink(missing_ok=True)
+            raise
+        self._loaded = None
+        added = sum(1 for rel in to_embed if rel not in old)
+        return SyncReport(**report_base, added=added, updated=len(to_embed) - added,
+                          chunks_embedded=len(texts), chunks_total=manifest.chunks,
+                          seconds=time.perf_counter() - start)
+
+    # ------------------------------------------------------------------ search
+
+    def _open(self) -> tuple[Manifest, Any, Any]:
+        if not self.store.exists():
+            raise CorpusError(f"collection {self.collection!r} has not been indexed yet",
+                              "index a folder first: assistant index PATH"
+                              + ("" if self.collection == "default" else f" --collection {self.collection}"))
+        manifest = self.store.read_manifest()
+        if self._loaded is None or self._loaded[0] != manifest.generation:
+            index = self.store.load_index(manifest)
+            con = self.store.connect(manifest)
+            self._loaded = (manifest.generation, index, con)
+        return manifest, self._loaded[1], self._loaded[2]
+
+    def search(self, query: str, k: int) -> list[Passage]:
+        manifest, index, con = self._open()
+        if manifest.embedder != self.settings.embedder:
+            raise IndexCorruptError(
+                f"collection {self.collection!r} was built with embedder {manifest.embedder!r}, "
+                f"not the current {self.settings.embedder!r}",
+                f"rebuild it: assistant index {manifest.root} --collection {self.collection} --rebuild")
+        if k <= 0 or index.ntotal == 0:
+            return []
+        scores, ids = index.search(self.embed([query]), min(k, int(index.ntotal)))  # (1, k) each
+        passages = []
+        for score, chunk_id in zip(scores[0].tolist(), ids[0].tolist()):
+            if chunk_id < 0:
+                continue
+            row = con.execute("SELECT path, start_line, end_line, page, heading, text FROM chunks WHERE id = ?",
+                              (chunk_id,)).fetchone()
+            if row is None:
+                raise IndexCorruptError(f"chunk {chunk_id} is in the index but not in the docstore",
+                                        f"rebuild it: assistant index {manifest.root} --rebuild")
+            path, start, end, page, heading, text = row
+            passages.append(Passage(id=f"{self.collection}:{chunk_id}", text=text, source=path,
+                                    start_line=start, end_line=end, page=page, heading=heading or None,
+                                    score=float(score), collection=self.collection, retriever="faiss"))
+        return passages
+
+    def info(self) -> Manifest:
+        return self.store.read_manifest()
