@@ -153,6 +153,10 @@ class Engine:
         started = time.perf_counter()
         name = strategy or self.settings.strategy
         runner = self.strategy(name, options)  # fail fast on a bad name or option, before loading anything
+        if self._llm is None:
+            from .models import resolve_generator
+
+            resolve_generator(self.settings.model)  # a missing model path fails before retrieval runs
         decoding = decoding or self.decoding()
         _check_decoding(decoding)
         k = self.settings.top_k if top_k is None else top_k
@@ -192,10 +196,9 @@ class Engine:
         steps.extend(result.steps)
         strategy_ms = (time.perf_counter() - strategy_start) * 1000
 
-        model_steps = [s for s in metered.steps]
-        usage = Usage(prompt_tokens=sum(s.prompt_tokens for s in model_steps),
-                      completion_tokens=sum(s.completion_tokens for s in model_steps),
-                      model_calls=len(model_steps), ms=(time.perf_counter() - started) * 1000)
+        usage = Usage(prompt_tokens=sum(s.prompt_tokens for s in metered.steps),
+                      completion_tokens=sum(s.completion_tokens for s in metered.steps),
+                      model_calls=len(metered.steps), ms=(time.perf_counter() - started) * 1000)
         answer = Answer(
             id=uuid.uuid4().hex, question=question, text=result.text,
             citations=cite(result.text, prompt.passages), passages=prompt.passages, steps=tuple(steps),

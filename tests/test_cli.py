@@ -1,0 +1,92 @@
+"""The command line: the happy path and clear one-line errors for user mistakes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from .conftest import SAMPLE, run_cli
+
+
+def assert_clean_error(result, *needles: str) -> None:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr, result.stderr
+    first = result.stderr.strip().splitlines()[0]
+    assert first.startswith("error: "), result.stderr
+    for needle in needles:
+        assert needle in result.stderr, result.stderr
+
+
+def test_help_teaches_the_commands():
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for command in ("index", "ask", "plugins", "strategies", "bench", "config"):
+        assert command in result.stdout
+    assert "assistant index ~/notes" in result.stdout
+    ask_help = run_cli("ask", "--help").stdout
+    assert "--strategy" in ask_help and "--top-k" in ask_help and "Examples:" in ask_help
+
+
+def test_strategies_lists_docs_and_options():
+    result = run_cli("strategies")
+    assert result.returncode == 0
+    assert "zero_shot  (plugin zero_shot)" in result.stdout
+    assert "-o samples=...  default 1." in result.stdout
+
+
+def test_missing_and_empty_folders(tmp_path):
+    assert_clean_error(run_cli("index", str(tmp_path / "missing")), "does not exist")
+    (tmp_path / "empty").mkdir()
+    assert_clean_error(run_cli("index", str(tmp_path / "empty")), "no indexable files", "hint:")
+
+
+def test_unknown_strategy_lists_the_available_ones(home):
+    assert_clean_error(run_cli("ask", "hi", "--strategy", "nope"), "unknown strategy 'nope'", "available: zero_shot")
+
+
+def test_unknown_model_is_a_clean_error(home):
+    assert_clean_error(run_cli("ask", "hi", "--no-retrieval", "--model", "nobody/not-a-model-xyz"),
+                       "not in the Hugging Face cache", "hf download")
+    assert_clean_error(run_cli("ask", "hi", "--model", "./nowhere/model.gguf"), "does not exist")
+
+
+def test_ask_before_index_says_what_to_do(home):
+    assert_clean_error(run_cli("ask", "hi"), "has not been indexed yet", "assistant index PATH")
+
+
+def test_bad_config_is_a_clean_error(tmp_path):
+    cfg = tmp_path / "config.toml"
+    cfg.write_text("top_kk = 3\n")
+    assert_clean_error(run_cli("--config", str(cfg), "config"), "unknown setting 'top_kk'", "valid settings")
+    cfg.write_text("top_k = 'many'\n")
+    assert_clean_error(run_cli("--config", str(cfg), "config"), "must be int")
+
+
+def test_bad_strategy_option_is_a_clean_error(home):
+    assert_clean_error(run_cli("ask", "hi", "-o", "samples"), "not KEY=VALUE")
+    assert_clean_error(run_cli("ask", "hi", "-o", "colour=red"), "has no option 'colour'", "samples")
+
+
+@pytest.mark.real_model
+def test_question_longer_than_the_context_window(home):
+    question = "Explain this. " + "word " * 600
+    result = run_cli("ask", "-", "--no-retrieval", "--context-window", "512", input=question)
+    assert_clean_error(result, "question is too long", "tokens but only")
+
+
+@pytest.mark.real_model
+def test_index_then_ask_with_json(home):
+    indexed = run_cli("index", str(SAMPLE), "--json")
+    assert indexed.returncode == 0, indexed.stderr
+    assert json.loads(indexed.stdout)["added"] == len(list(SAMPLE.iterdir()))
+    result = run_cli("ask", "Which environment variable is the allow-list of plugins?", "--json",
+                     "--max-new-tokens", "40", "--dtype", "float32")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["text"] and data["usage"]["model_calls"] == 1
+    assert data["passages"][0]["source"] == "plugins.md"
+    assert all({"source", "start_line", "end_line", "location"} <= set(c) for c in data["citations"])
+    plain = run_cli("ask", "How do I refresh the index?", "--max-new-tokens", "30", "--trace")
+    assert plain.returncode == 0, plain.stderr
+    assert "Sources:" in plain.stdout and "indexing.md" in plain.stdout and "Trace:" in plain.stdout
