@@ -118,9 +118,20 @@ def hub_snapshot(repo_id: str, offline: bool) -> str:
 
 
 def conversion_dir(gguf: Path) -> Path:
-    stat = gguf.stat()
-    key = hashlib.sha256(f"{gguf.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{CONVERSION_FORMAT}".encode()).hexdigest()[:16]
-    return paths.cache_dir() / "models" / f"{gguf.stem}-{key}"
+    """Cache folder keyed by the file's content, not its path, so every
+    virtual environment holding the same GGUF shares one conversion."""
+    return paths.cache_dir() / "models" / f"{gguf.stem}-{_quick_fingerprint(gguf)}"
+
+
+def _quick_fingerprint(path: Path, edge: int = 1 << 20) -> str:
+    """Size + first and last MiB: cheap (~1 ms) and distinct for model files."""
+    size = path.stat().st_size
+    digest = hashlib.sha256(f"{path.name}|{size}|{CONVERSION_FORMAT}".encode())
+    with open(path, "rb") as fh:
+        digest.update(fh.read(edge))
+        fh.seek(max(0, size - edge))
+        digest.update(fh.read(edge))
+    return digest.hexdigest()[:16]
 
 
 def is_converted(folder: Path) -> bool:

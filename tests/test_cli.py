@@ -12,8 +12,8 @@ from .conftest import SAMPLE, run_cli
 def assert_clean_error(result, *needles: str) -> None:
     assert result.returncode != 0
     assert "Traceback" not in result.stderr, result.stderr
-    first = result.stderr.strip().splitlines()[0]
-    assert first.startswith("error: "), result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, result.stderr  # one line (plus an optional hint), after any progress output
     for needle in needles:
         assert needle in result.stderr, result.stderr
 

@@ -1,0 +1,44 @@
+"""The strategy plugin shown in README.md works as printed."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from assistant import Settings
+from assistant.engine import Engine
+from assistant.plugins import make_plugin_host
+from assistant.testing import ScriptedLLM
+
+from .conftest import REPO
+
+
+@pytest.fixture
+def readme_plugin_dir(tmp_path):
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## Write a strategy plugin", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    (tmp_path / "my_strategies.py").write_text(code)
+    return tmp_path
+
+
+def test_readme_strategy_control_flow(readme_plugin_dir):
+    llm = ScriptedLLM(["a rough draft", "A polished answer."])
+    host = make_plugin_host(readme_plugin_dir)
+    engine = Engine(Settings(strategy="draft_polish"), host=host, llm=llm)
+    answer = engine.answer("What is FAISS?", options={"style": "friendly"}, use_retrieval=False)
+    assert answer.text == "A polished answer."
+    assert [c.label for c in llm.calls] == ["draft", "polish"]
+    assert "Rewrite this answer to be friendly:\na rough draft" in llm.calls[1].prompts[0]
+    assert [s.name for s in answer.steps if s.kind == "generate"] == ["draft", "polish"]
+
+
+@pytest.mark.real_model
+def test_readme_strategy_on_the_real_model(readme_plugin_dir, real_llm):
+    from assistant import Decoding
+
+    engine = Engine(Settings(strategy="draft_polish"), host=make_plugin_host(readme_plugin_dir), llm=real_llm)
+    answer = engine.answer("What is the capital of France?", use_retrieval=False,
+                           decoding=Decoding(max_new_tokens=24))
+    assert answer.text and answer.usage.model_calls == 2
