@@ -120,9 +120,7 @@ class TransformersLLM:
         return ids
 
     def stream(self, prompt: PromptLike, decoding: Decoding | None = None, label: str = "stream") -> TextStream:
-        stream = TextStream(iter(()))
-        stream._pieces = self._stream_pieces(prompt, decoding or Decoding(), stream)
-        return stream
+        return TextStream(lambda stream: self._stream_pieces(prompt, decoding or Decoding(), stream))
 
     def _stream_pieces(self, prompt: PromptLike, decoding: Decoding, stream: TextStream) -> Iterator[str]:
         import torch

@@ -10,7 +10,7 @@ trace without writing any tracing code.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
 from .types import Candidate, Decoding, Prompt, Step
@@ -57,10 +57,11 @@ class TextStream:
     """An iterator of text pieces; after it is exhausted, ``candidate`` holds
     the full result with token counts. ``close()`` stops generation early."""
 
-    def __init__(self, pieces: Iterator[str]) -> None:
-        self._pieces = pieces
+    def __init__(self, produce: "Callable[[TextStream], Iterator[str]]") -> None:
+        """``produce(stream)`` returns the pieces and sets ``stream.candidate`` when done."""
         self.candidate: Candidate | None = None
         self.first_piece_s: float | None = None
+        self._pieces = produce(self)
 
     def __iter__(self) -> Iterator[str]:
         start = time.perf_counter()
@@ -103,9 +104,7 @@ class MeteredLLM:
 
     def stream(self, prompt: PromptLike, decoding: Decoding | None = None, label: str = "stream") -> TextStream:
         inner_stream = self.inner.stream(prompt, decoding=decoding, label=label)
-        metered = TextStream(iter(()))
-        metered._pieces = self._record_stream(inner_stream, metered, prompt, decoding, label)
-        return metered
+        return TextStream(lambda outer: self._record_stream(inner_stream, outer, prompt, decoding, label))
 
     def _record_stream(self, inner: TextStream, outer: TextStream, prompt: PromptLike,
                        decoding: Decoding | None, label: str) -> Iterator[str]:

@@ -80,16 +80,13 @@ class ScriptedLLM:
         text = self.render(prompt)
         self.calls.append(Call("stream", [text], 1, decoding, label))
         candidate = self._candidate(self.reply(text, 0), text, decoding, 0)  # type: ignore[operator]
-        stream = TextStream(iter(()))
 
-        def pieces() -> Iterator[str]:
-            words = candidate.text.split(" ")
-            for i, word in enumerate(words):
+        def pieces(stream: TextStream) -> Iterator[str]:
+            for i, word in enumerate(candidate.text.split(" ")):
                 yield word if i == 0 else " " + word
             stream.candidate = candidate
 
-        stream._pieces = pieces()
-        return stream
+        return TextStream(pieces)
 
     def score(self, prompt: PromptLike, continuation: str) -> float:
         text = self.render(prompt)

@@ -52,6 +52,13 @@ def test_oversized_paragraphs_are_split_to_fit():
     assert chunks[0].start_line == 1 and chunks[-1].end_line == 30
 
 
+def apples(tmp_path: Path) -> Path:
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "a.md").write_text("# A\n\nApples are red.\n")
+    return corpus
+
+
 @pytest.fixture
 def engine(home):
     return Engine(Settings(device="cpu"))
@@ -134,9 +141,7 @@ def test_asking_before_indexing_says_what_to_do(engine):
 
 @pytest.mark.real_model
 def test_crash_during_save_keeps_the_previous_index(engine, tmp_path, monkeypatch):
-    corpus = tmp_path / "c"
-    corpus.mkdir()
-    (corpus / "a.md").write_text("# A\n\nApples are red.\n")
+    corpus = apples(tmp_path)
     engine.index(corpus)
     (corpus / "b.md").write_text("# B\n\nBananas are yellow.\n")
     from assistant_plugins.faiss_retrieval import store
@@ -156,9 +161,7 @@ def test_crash_during_save_keeps_the_previous_index(engine, tmp_path, monkeypatc
 
 @pytest.mark.real_model
 def test_corrupt_index_and_embedder_mismatch_are_clear_errors(engine, tmp_path, home):
-    corpus = tmp_path / "c"
-    corpus.mkdir()
-    (corpus / "a.md").write_text("# A\n\nApples are red.\n")
+    corpus = apples(tmp_path)
     engine.index(corpus)
     folder = Path(home) / "collections" / "default"
     files = sorted(p.name for p in folder.iterdir())

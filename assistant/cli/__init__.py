@@ -16,7 +16,7 @@ def _install_commands() -> None:
     from . import ask, bench, index, info  # noqa: F401  (they attach themselves to root)
 
 
-def build_cli(plugins_dir: str | None = None) -> click.Group:
+def build_cli() -> click.Group:
     _install_commands()
     return root
 
