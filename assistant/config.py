@@ -54,6 +54,8 @@ class Settings:
     offline: bool = _f(True, "Never download; a remote model must already be in the Hugging Face cache.")
     instructions: str = _f(DEFAULT_INSTRUCTIONS, "System instructions placed at the top of every prompt.")
     plugins_dir: str = _f("", "Folder of loose plugin .py files to load.")
+    plugin_errors: str = _f("isolate", "isolate: a failing pipeline-hook plugin loses only its own contribution, with a notice naming it; fail: the turn fails.")
+    plugin_timeout_s: float = _f(0.0, "Time budget per pipeline-hook call in seconds (0 = none). With a budget, implementations run in a worker thread.")
     plugins: dict[str, dict[str, Any]] = field(default_factory=dict, metadata={"help": "Per-plugin tables."})
 
     @classmethod

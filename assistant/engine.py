@@ -33,6 +33,8 @@ class Engine:
     def __init__(self, settings: Settings | None = None, host: PluginHost | None = None,
                  llm: LLM | None = None, progress: Callable[[str], None] | None = None) -> None:
         self.settings = settings or Settings()
+        if self.settings.plugin_errors not in ("isolate", "fail"):
+            raise ConfigError(f"plugin_errors must be 'isolate' or 'fail', got {self.settings.plugin_errors!r}")
         self.host = host or make_plugin_host(self.settings.plugins_dir or None)
         self._llm = llm
         self._retrievers: dict[tuple[str, str], Any] = {}
@@ -93,23 +95,30 @@ class Engine:
 
     # ----------------------------------------------------------------- a turn
 
-    def retrieve(self, query: str, k: int, collection: str | None = None) -> list[Passage]:
+    def _errors(self, notices: list[str] | None) -> Callable[[PluginError], None] | None:
+        """Isolation: a failing plugin's contribution is skipped and noted, unless settings say fail."""
+        if self.settings.plugin_errors == "fail" or notices is None:
+            return None
+        return lambda error: notices.append(f"{error.message}; its contribution was skipped")
+
+    def retrieve(self, query: str, k: int, collection: str | None = None,
+                 notices: list[str] | None = None) -> list[Passage]:
         """The selected retriever's passages fused with the ``retrieve`` hook's."""
         lists: list[list[Passage]] = [list(self.retriever(collection).search(query, k))] if k > 0 else []
-        for plugin, result in self.host.results("retrieve", query=query, k=k, settings=self.settings):
-            _expect_list(plugin, "retrieve", result, Passage)
+        for _plugin, result in self.host.results("retrieve", query=query, k=k, settings=self.settings,
+                                                  validate=_list_of(Passage), on_error=self._errors(notices)):
             lists.append(list(result))
         if len(lists) <= 1:
             return lists[0][:k] if lists else []
         return fuse(lists, k)
 
-    def select_examples(self, query: str, k: int) -> list[Example]:
+    def select_examples(self, query: str, k: int, notices: list[str] | None = None) -> list[Example]:
         examples: list[Example] = []
         if k > 0 and self.settings.example_selector:
             reg = self.host.registry.get("example_selector", self.settings.example_selector)
             examples.extend(reg.obj(self.settings).select(query, k))
-        for plugin, result in self.host.results("select_examples", query=query, k=k, settings=self.settings):
-            _expect_list(plugin, "select_examples", result, Example)
+        for _plugin, result in self.host.results("select_examples", query=query, k=k, settings=self.settings,
+                                                  validate=_list_of(Example), on_error=self._errors(notices)):
             examples.extend(result)
         seen: set[str] = set()
         unique = []
@@ -121,26 +130,30 @@ class Engine:
             unique.append(ex)
         return unique[:k]
 
-    def condition(self, prompt: Prompt, query: str) -> Prompt:
-        for plugin, result in self.host.each("condition_prompt", prompt=prompt, query=query, settings=self.settings):
-            if result is None:
-                continue
-            if not isinstance(result, Prompt):
-                raise PluginError(f"plugin {plugin!r} returned {type(result).__name__} from condition_prompt, "
-                                  "expected a Prompt or None", plugin=plugin)
-            prompt = result
+    def condition(self, prompt: Prompt, query: str, notices: list[str] | None = None) -> Prompt:
+        """Chain ``condition_prompt``: each implementation sees the previous one's prompt."""
+        results = self.host.call("condition_prompt", prompt=prompt, query=query, settings=self.settings,
+                                 chain="prompt", on_error=self._errors(notices),
+                                 validate=lambda r: None if isinstance(r, Prompt) else "expected a Prompt or None")
+        for _plugin, result in results:
+            if result is not None:
+                prompt = result
         return prompt
 
-    def score_candidates(self, query: str, prompt: Prompt, candidates: Sequence[Candidate]) -> dict[str, list[float]]:
-        scores: dict[str, list[float]] = {}
-        for plugin, result in self.host.results("score_candidates", query=query, candidates=list(candidates),
-                                                prompt=prompt):
-            values = [float(v) for v in result]
-            if len(values) != len(candidates):
-                raise PluginError(f"plugin {plugin!r} returned {len(values)} scores for {len(candidates)} candidates",
-                                  plugin=plugin)
-            scores[plugin] = values
-        return scores
+    def score_candidates(self, query: str, prompt: Prompt, candidates: Sequence[Candidate],
+                         notices: list[str] | None = None) -> dict[str, list[float]]:
+        """Every verifier's scores, keyed by plugin name."""
+        def check(result: Any) -> str | None:
+            try:
+                values = [float(v) for v in result]
+            except (TypeError, ValueError):
+                return "expected a list of numbers"
+            return None if len(values) == len(candidates) else \
+                f"expected {len(candidates)} scores, one per candidate, got {len(values)}"
+
+        results = self.host.results("score_candidates", query=query, candidates=list(candidates), prompt=prompt,
+                                    validate=check, on_error=self._errors(notices))
+        return {plugin: [float(v) for v in result] for plugin, result in results}
 
     def answer(self, question: str, *, strategy: str | None = None, options: dict[str, Any] | None = None,
                decoding: Decoding | None = None, history: Sequence[Message] = (), top_k: int | None = None,
@@ -161,17 +174,19 @@ class Engine:
         _check_decoding(decoding)
         k = self.settings.top_k if top_k is None else top_k
         steps: list[Step] = []
+        plugin_notices: list[str] = []
+        self.host.timeout_s = self.settings.plugin_timeout_s
 
         with _timed(steps, "retrieve", "retrieve") as step:
-            passages = self.retrieve(question, k, collection) if use_retrieval else []
+            passages = self.retrieve(question, k, collection, plugin_notices) if use_retrieval else []
             step.update(passages=[(p.id, p.location, round(p.score, 4)) for p in passages])
         with _timed(steps, "examples", "select_examples") as step:
-            examples = self.select_examples(question, self.settings.examples_k)
+            examples = self.select_examples(question, self.settings.examples_k, plugin_notices)
             step.update(examples=[e.id or e.input[:40] for e in examples])
         prompt = Prompt(input=question, instructions=self.settings.instructions, passages=tuple(passages),
                         examples=tuple(examples), history=tuple(history))
         with _timed(steps, "condition", "condition_prompt") as step:
-            prompt = self.condition(prompt, question)
+            prompt = self.condition(prompt, question, plugin_notices)
         llm = self.llm
         limit = llm.context_window - decoding.max_new_tokens
         with _timed(steps, "budget", "fit_context_window") as step:
@@ -181,7 +196,8 @@ class Engine:
 
         metered = MeteredLLM(llm)
         call = StrategyCall(question=question, prompt=prompt, llm=metered, decoding=decoding,
-                            score_candidates=lambda cands: self.score_candidates(question, prompt, cands),
+                            score_candidates=lambda cands: self.score_candidates(question, prompt, cands,
+                                                                                 plugin_notices),
                             on_text=on_text)
         strategy_start = time.perf_counter()
         try:
@@ -204,16 +220,22 @@ class Engine:
             citations=cite(result.text, prompt.passages), passages=prompt.passages, steps=tuple(steps),
             usage=usage, strategy=name, options=dataclasses.asdict(runner.options) if dataclasses.is_dataclass(
                 getattr(runner, "options", None)) else {},
-            model=llm.name, decoding=decoding, candidates=result.candidates, notices=tuple(notices),
+            model=llm.name, decoding=decoding, candidates=result.candidates,
+            notices=tuple(notices) + tuple(plugin_notices),
             metadata={**result.metadata, "strategy_ms": strategy_ms, "collection": collection or self.settings.collection},
         )
-        for _ in self.host.each("on_answer", answer=answer):
-            pass
+        observer_notices: list[str] = []
+        self.host.call("on_answer", answer=answer, on_error=self._errors(observer_notices))
+        if observer_notices:
+            answer = dataclasses.replace(answer, notices=answer.notices + tuple(observer_notices))
         return answer
 
-    def feedback(self, feedback: Feedback) -> None:
-        for _ in self.host.each("on_feedback", feedback=feedback):
-            pass
+    def feedback(self, feedback: Feedback) -> list[str]:
+        """Hand feedback to the observers; returns notices of any that failed (isolated)."""
+        notices: list[str] = []
+        self.host.timeout_s = self.settings.plugin_timeout_s
+        self.host.call("on_feedback", feedback=feedback, on_error=self._errors(notices))
+        return notices
 
 
 def fuse(lists: Sequence[Sequence[Passage]], k: int) -> list[Passage]:
@@ -228,10 +250,12 @@ def fuse(lists: Sequence[Sequence[Passage]], k: int) -> list[Passage]:
     return [dataclasses.replace(first[pid], score=scores[pid]) for pid in order[:k]]
 
 
-def _expect_list(plugin: str, hook: str, value: Any, item_type: type) -> None:
-    if not isinstance(value, (list, tuple)) or not all(isinstance(v, item_type) for v in value):
-        raise PluginError(f"plugin {plugin!r} returned {type(value).__name__} from {hook}, "
-                          f"expected a list of {item_type.__name__}", plugin=plugin)
+def _list_of(item_type: type) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        if isinstance(value, (list, tuple)) and all(isinstance(v, item_type) for v in value):
+            return None
+        return f"expected a list of {item_type.__name__}"
+    return check
 
 
 def _check_decoding(d: Decoding) -> None:

@@ -18,8 +18,20 @@ Two kinds of hooks:
   turn fails with an error naming the plugin. ``hookwrapper``/``wrapper``
   implementations are not supported and are refused at load time.
 
+Isolation: by default (setting ``plugin_errors = "isolate"``) a pipeline-hook
+implementation that raises, returns the wrong type, or exceeds the time
+budget (``plugin_timeout_s``; with a budget set, implementations run in a
+worker thread) loses only its own contribution, and the answer carries a
+notice naming the plugin. With ``plugin_errors = "fail"`` the turn fails.
+
+Compatibility: this contract has a version, :data:`HOOK_CONTRACT_VERSION`.
+A plugin may declare the versions it supports as a module attribute,
+``ASSISTANT_HOOK_CONTRACT = ">=1,<2"``; an incompatible plugin is refused at
+load time with a message. The version goes up only when a hook's meaning
+changes; adding an argument does not change it.
+
 Hook call tracing: set ``ASSISTANT_TRACE_HOOKS=1`` to print every call with
-its plugin, duration and result summary to stderr.
+its plugin, arguments summary, duration and result summary to stderr.
 """
 
 from __future__ import annotations

@@ -27,8 +27,10 @@ import importlib.metadata
 import importlib.util
 import os
 import sys
+import threading
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +47,7 @@ BUILTIN_PLUGINS = (
 )
 ENTRY_POINT_GROUP = "assistant"
 ALLOW_ENV = "ASSISTANT_PLUGINS"
+_BLAME_HINT = "disable it with ASSISTANT_PLUGINS or report the bug to its author"
 TRACE_ENV = "ASSISTANT_TRACE_HOOKS"
 
 # registration hook -> the kind name used in the registry
@@ -66,6 +69,16 @@ class PluginInfo:
     origin: str  # module name or file path
     version: str = ""
     error: str = ""
+
+
+@dataclass(frozen=True)
+class HookCall:
+    """One pipeline-hook call, kept in ``PluginHost.call_log``."""
+
+    hook: str
+    plugin: str
+    ms: float
+    outcome: str
 
 
 @dataclass(frozen=True)
@@ -120,6 +133,8 @@ class PluginHost:
         self.infos = infos
         self.registry = Registry()
         self.trace = trace
+        self.timeout_s: float = 0.0  # per pipeline-hook call; 0 means no budget
+        self.call_log: deque[HookCall] = deque(maxlen=1000)  # recent pipeline-hook calls
 
     # -- calling hooks ---------------------------------------------------------
 
@@ -127,40 +142,81 @@ class PluginHost:
         """Implementations in pluggy's call order (LIFO, tryfirst/trylast applied)."""
         return list(reversed(getattr(self.pm.hook, hook_name).get_hookimpls()))
 
-    def each(self, hook_name: str, **kwargs: Any) -> Iterator[tuple[str, Any]]:
-        """Call every implementation of a hook, one at a time: (plugin, result).
+    def call(self, hook_name: str, *, validate: Callable[[Any], str | None] | None = None,
+             on_error: Callable[[PluginError], None] | None = None, chain: str | None = None,
+             **kwargs: Any) -> list[tuple[str, Any]]:
+        """Call every implementation of a hook, one at a time; return (plugin, result) pairs.
 
-        Each implementation receives only the arguments it declares, so
-        plugins written against an older, shorter signature keep working.
-        Exceptions become a PluginError that names the plugin.
+        * Each implementation receives only the arguments it declares, so
+          plugins written against an older, shorter signature keep working.
+        * ``validate(result)`` returns what was expected (str) for a wrong result;
+          ``None`` results are never validated.
+        * ``chain="prompt"`` passes each non-None result on as that argument
+          to the next implementation.
+        * An exception, a complaint or a call slower than ``timeout_s``
+          becomes a :class:`PluginError` naming the plugin. With ``on_error``
+          it is handed over and that plugin's contribution is skipped
+          (isolation); without, it is raised (the turn fails).
         """
+        results: list[tuple[str, Any]] = []
         for impl in self.implementations(hook_name):
             args = {name: kwargs[name] for name in impl.argnames if name in kwargs}
             start = time.perf_counter()
             try:
-                result = impl.function(**args)
-            except PluginError:
-                raise
+                result = self._invoke(impl, args)
+                complaint = validate(result) if validate is not None and result is not None else None
+                if complaint:
+                    raise PluginError(f"plugin {impl.plugin_name!r} returned {type(result).__name__} from "
+                                      f"{hook_name}, {complaint}",
+                                      plugin=impl.plugin_name, hint=_BLAME_HINT)
             except Exception as exc:
-                if self.trace:
-                    self._trace(impl.plugin_name, hook_name, args, start, f"raised {exc!r}")
-                raise PluginError(
+                error = exc if isinstance(exc, PluginError) else PluginError(
                     f"plugin {impl.plugin_name!r} failed in hook {hook_name}: {type(exc).__name__}: {exc}",
-                    plugin=impl.plugin_name,
-                    hint="disable it with ASSISTANT_PLUGINS or report the bug to its author",
-                ) from exc
-            if self.trace:
-                self._trace(impl.plugin_name, hook_name, args, start, _summary(result))
-            yield impl.plugin_name, result
+                    plugin=impl.plugin_name, hint=_BLAME_HINT)
+                self._log(impl.plugin_name, hook_name, args, start, f"error: {error.message}")
+                if on_error is None:
+                    raise error from exc
+                on_error(error)
+                continue
+            self._log(impl.plugin_name, hook_name, args, start, _summary(result))
+            results.append((impl.plugin_name, result))
+            if chain is not None and result is not None:
+                kwargs[chain] = result
+        return results
 
     def results(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
         """Every non-None result of a hook, with the plugin that gave it."""
-        return [(p, r) for p, r in self.each(hook_name, **kwargs) if r is not None]
+        return [(p, r) for p, r in self.call(hook_name, **kwargs) if r is not None]
 
-    def _trace(self, plugin: str, hook: str, args: dict, start: float, outcome: str) -> None:
+    def _invoke(self, impl: pluggy.HookImpl, args: dict[str, Any]) -> Any:
+        if not self.timeout_s:
+            return impl.function(**args)
+        # A Python thread cannot be killed: a plugin past its budget is
+        # abandoned (it finishes in the background) and its result ignored.
+        outcome: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                outcome["result"] = impl.function(**args)
+            except BaseException as exc:  # handed to the caller's thread
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=run, name=f"plugin-{impl.plugin_name}", daemon=True)
+        worker.start()
+        worker.join(self.timeout_s)
+        if worker.is_alive():
+            raise PluginError(f"plugin {impl.plugin_name!r} exceeded its time budget of {self.timeout_s:g} s",
+                              plugin=impl.plugin_name, hint="raise plugin_timeout_s or report it to its author")
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome.get("result")
+
+    def _log(self, plugin: str, hook: str, args: dict, start: float, outcome: str) -> None:
         ms = (time.perf_counter() - start) * 1000
-        arg_text = ", ".join(f"{k}={_summary(v)}" for k, v in args.items())
-        print(f"[hook] {hook} <- {plugin}({arg_text}) {ms:.1f} ms -> {outcome}", file=sys.stderr)
+        self.call_log.append(HookCall(hook, plugin, ms, outcome))
+        if self.trace:
+            arg_text = ", ".join(f"{k}={_summary(v)}" for k, v in args.items())
+            print(f"[hook] {hook} <- {plugin}({arg_text}) {ms:.1f} ms -> {outcome}", file=sys.stderr)
 
     # -- registration ------------------------------------------------------------
 
@@ -222,6 +278,7 @@ def make_plugin_host(plugins_dir: str | Path | None = None, builtins: bool = Tru
     def add(name: str, load: Callable[[], Any], source: str, origin: str, version: str = "") -> None:
         try:
             module = load()
+            _check_contract(module, name)
             _refuse_wrappers(module, name)
             pm.register(module, name=name)
         except Exception as exc:
@@ -231,9 +288,11 @@ def make_plugin_host(plugins_dir: str | Path | None = None, builtins: bool = Tru
         infos.append(PluginInfo(name, source, origin, version))
 
     if builtins:
+        from . import __version__
+
         for module_name in BUILTIN_PLUGINS:
             short = module_name.rsplit(".", 1)[-1]
-            add(short, lambda m=module_name: importlib.import_module(m), "built-in", module_name)
+            add(short, lambda m=module_name: importlib.import_module(m), "built-in", module_name, __version__)
 
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         if allowed is not None and ep.name not in allowed:
@@ -268,6 +327,33 @@ def make_plugin_host(plugins_dir: str | Path | None = None, builtins: bool = Tru
     host = PluginHost(pm, infos, trace=bool(os.environ.get(TRACE_ENV)))
     host.run_registrations()
     return host
+
+
+CONTRACT_ATTRIBUTE = "ASSISTANT_HOOK_CONTRACT"
+
+
+def _check_contract(module: Any, name: str) -> None:
+    """Refuse a plugin that declares a hook-contract range this version is not in.
+
+    A plugin declares it as a module (or object) attribute, e.g.
+    ``ASSISTANT_HOOK_CONTRACT = ">=1,<2"`` (PEP 440 specifiers). No
+    declaration means "any version".
+    """
+    declared = getattr(module, CONTRACT_ATTRIBUTE, None)
+    if declared is None:
+        return
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    try:
+        spec = SpecifierSet(str(declared))
+    except InvalidSpecifier:
+        raise PluginError(f"plugin {name!r} declares an invalid {CONTRACT_ATTRIBUTE} {declared!r}",
+                          plugin=name, hint="use PEP 440 specifiers such as '>=1,<2'") from None
+    if str(hookspecs.HOOK_CONTRACT_VERSION) not in spec:
+        raise PluginError(
+            f"plugin {name!r} supports hook contract {declared} but this assistant provides "
+            f"version {hookspecs.HOOK_CONTRACT_VERSION}",
+            plugin=name, hint="install a version of the plugin made for this assistant")
 
 
 def _refuse_wrappers(module: Any, name: str) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant import Passage, PluginError, Settings
+from assistant import Passage, PluginError, Settings, hookimpl
 from assistant.engine import Engine
 from assistant.plugins import make_plugin_host
 from assistant.testing import ScriptedLLM
@@ -26,6 +26,26 @@ class Echo:
 def register_strategies(register):
     register("{name}", Echo)
 '''
+
+
+class EmptyRetriever:
+    """Registers a retriever with no documents, so hook passages stand alone."""
+
+    class Empty:
+        def __init__(self, collection, settings, loaders):
+            pass
+
+        def search(self, query, k):
+            return []
+
+    @hookimpl
+    def register_retrievers(self, register):
+        register("empty", self.Empty)
+
+
+def hook_engine(plugins: Path, llm=None, **settings) -> Engine:
+    host = make_plugin_host(plugins, extra=[("empty_retriever", EmptyRetriever())])
+    return Engine(Settings(retriever="empty", **settings), host=host, llm=llm or ScriptedLLM())
 
 
 def write_plugin(folder: Path, name: str, source: str) -> Path:
@@ -117,18 +137,39 @@ def test_hook_wrappers_are_refused(tmp_path):
     assert "wrappers are not supported" in info.error
 
 
-def test_plugin_raising_during_a_turn_fails_the_turn_naming_it(tmp_path):
-    write_plugin(tmp_path / "plugs", "exploding", '''
-        from assistant import hookimpl
-        @hookimpl
-        def retrieve(query, k):
-            raise RuntimeError("database unreachable")
-    ''')
-    engine = Engine(Settings(), host=make_plugin_host(tmp_path / "plugs"), llm=ScriptedLLM())
+EXPLODING = '''
+    from assistant import hookimpl
+    @hookimpl
+    def retrieve(query, k):
+        raise RuntimeError("database unreachable")
+'''
+HELPFUL = '''
+    from assistant import Passage, hookimpl
+    @hookimpl
+    def retrieve(query, k):
+        return [Passage(id="helpful:1", text="Helpful text.", source="helpful.txt")]
+'''
+
+
+def test_plugin_raising_during_a_turn_fails_the_turn_naming_it_in_strict_mode(tmp_path):
+    write_plugin(tmp_path / "plugs", "exploding", EXPLODING)
+    engine = Engine(Settings(plugin_errors="fail"), host=make_plugin_host(tmp_path / "plugs"), llm=ScriptedLLM())
     with pytest.raises(PluginError) as err:
         engine.answer("anything?", top_k=0)
     assert err.value.plugin == "exploding"
     assert "exploding" in str(err.value) and "database unreachable" in str(err.value)
+
+
+def test_by_default_a_raising_plugin_loses_only_its_contribution(tmp_path):
+    write_plugin(tmp_path / "plugs", "exploding", EXPLODING)
+    write_plugin(tmp_path / "plugs", "helpful", HELPFUL)
+    engine = hook_engine(tmp_path / "plugs", ScriptedLLM("fine"))
+    answer = engine.answer("anything?", top_k=3)
+    assert answer.text == "fine"
+    assert [p.id for p in answer.passages] == ["helpful:1"]  # the other plugin still contributed
+    [notice] = answer.notices
+    assert "plugin 'exploding' failed in hook retrieve" in notice and "database unreachable" in notice
+    assert "contribution was skipped" in notice
 
 
 def test_wrong_return_type_is_blamed_on_the_plugin(tmp_path):
@@ -137,10 +178,64 @@ def test_wrong_return_type_is_blamed_on_the_plugin(tmp_path):
         @hookimpl
         def retrieve(query, k):
             return "not a list"
+        @hookimpl
+        def condition_prompt(prompt):
+            return {"input": "a dict is not a Prompt"}
     ''')
-    engine = Engine(Settings(), host=make_plugin_host(tmp_path / "plugs"), llm=ScriptedLLM())
-    with pytest.raises(PluginError, match="sloppy.*expected a list of Passage"):
-        engine.answer("anything?", top_k=0)
+    strict = hook_engine(tmp_path / "plugs", plugin_errors="fail")
+    with pytest.raises(PluginError, match="sloppy.*returned str from retrieve, expected a list of Passage"):
+        strict.answer("anything?")
+    answer = hook_engine(tmp_path / "plugs").answer("anything?")
+    assert len(answer.notices) == 2
+    assert "returned dict from condition_prompt, expected a Prompt or None" in answer.notices[1]
+
+
+def test_plugin_over_its_time_budget_loses_its_contribution(tmp_path):
+    write_plugin(tmp_path / "plugs", "slow", '''
+        import time
+        from assistant import Passage, hookimpl
+        @hookimpl
+        def retrieve(query, k):
+            time.sleep(2)
+            return [Passage(id="slow:1", text="late", source="slow.txt")]
+    ''')
+    write_plugin(tmp_path / "plugs", "helpful", HELPFUL)
+    answer = hook_engine(tmp_path / "plugs", plugin_timeout_s=0.3).answer("anything?")
+    assert [p.id for p in answer.passages] == ["helpful:1"]
+    assert any("'slow' exceeded its time budget of 0.3 s" in n for n in answer.notices)
+
+
+def test_condition_prompt_implementations_are_chained(tmp_path):
+    for name, word in (("first", "alpha"), ("second", "beta")):
+        write_plugin(tmp_path / "plugs", name, f'''
+            from dataclasses import replace
+            from assistant import hookimpl
+            @hookimpl
+            def condition_prompt(prompt):
+                return replace(prompt, context=(prompt.context + " {word}").strip())
+        ''')
+    llm = ScriptedLLM()
+    Engine(Settings(), host=make_plugin_host(tmp_path / "plugs"), llm=llm).answer("q", top_k=0)
+    assert "beta alpha" in llm.calls[0].prompts[0]  # LIFO: the later plugin ran first, the earlier saw its output
+
+
+def test_failing_observer_is_isolated_and_reported(tmp_path):
+    write_plugin(tmp_path / "plugs", "bad_logger", '''
+        from assistant import hookimpl
+        @hookimpl
+        def on_answer(answer):
+            raise OSError("log disk full")
+        @hookimpl
+        def on_feedback(feedback):
+            raise OSError("log disk full")
+    ''')
+    from assistant import Feedback
+
+    engine = Engine(Settings(), host=make_plugin_host(tmp_path / "plugs"), llm=ScriptedLLM("ok"))
+    answer = engine.answer("q", top_k=0)
+    assert answer.text == "ok" and "bad_logger" in answer.notices[-1]
+    notices = engine.feedback(Feedback(kind="rating", answer_ids=(answer.id,), value=1))
+    assert "bad_logger" in notices[0] and "on_feedback" in notices[0]
 
 
 def test_name_collision_is_reported_with_both_plugins(tmp_path):
@@ -205,4 +300,21 @@ def test_cli_plugins_lists_sources_and_failures(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "dir_echo  [plugins-dir]  strategy dir_echo" in result.stdout
     assert "broken  [plugins-dir]  FAILED: ImportError: missing dependency foo" in result.stdout
-    assert "zero_shot  [built-in]  strategy zero_shot" in result.stdout
+    assert "zero_shot 0.1.0  [built-in]  strategy zero_shot" in result.stdout
+
+
+@pytest.mark.parametrize("declared, loads", [(">=1,<2", True), ("==1", True), (">=2", False), ("<1", False)])
+def test_plugins_declaring_an_incompatible_contract_are_refused(tmp_path, declared, loads):
+    write_plugin(tmp_path / "plugs", "versioned", f"ASSISTANT_HOOK_CONTRACT = {declared!r}\n"
+                 + ECHO_STRATEGY.format(name="versioned"))
+    host = make_plugin_host(tmp_path / "plugs")
+    info = next(i for i in host.infos if i.name == "versioned")
+    assert ("versioned" in host.registry.of("strategy")) is loads
+    if not loads:
+        assert f"supports hook contract {declared} but this assistant provides version 1" in info.error
+
+
+def test_invalid_contract_declaration_is_reported(tmp_path):
+    write_plugin(tmp_path / "plugs", "garbled", "ASSISTANT_HOOK_CONTRACT = 'one or two'\n")
+    info = next(i for i in make_plugin_host(tmp_path / "plugs").infos if i.name == "garbled")
+    assert "invalid ASSISTANT_HOOK_CONTRACT" in info.error

@@ -7,6 +7,7 @@ import textwrap
 import click
 
 from .. import config as config_module
+from ..hookspecs import HOOK_CONTRACT_VERSION
 from ..strategy import describe_options
 from .app import AppContext, root
 
@@ -24,6 +25,10 @@ def plugins(app: AppContext, verbose: bool) -> None:
         click.echo(f"{info.name}{version}  [{info.source}]  {status}")
         if verbose:
             click.echo(f"    origin: {info.origin}")
+            plugin = host.pm.get_plugin(info.name)
+            contract = getattr(plugin, "ASSISTANT_HOOK_CONTRACT", None) if plugin is not None else None
+            if contract:
+                click.echo(f"    hook contract: {contract} (this assistant: {HOOK_CONTRACT_VERSION})")
             hooks = sorted({impl.name for impl in (host.pm.get_hookcallers(host.pm.get_plugin(info.name)) or [])})
             if hooks:
                 click.echo(f"    hooks: {', '.join(hooks)}")

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from .llm import PromptLike, TextStream
-from .prompt import as_prompt, to_messages
-from .types import Candidate, Decoding
+from ..llm import PromptLike, TextStream
+from ..prompt import as_prompt, to_messages
+from ..types import Candidate, Decoding
 
 
 @dataclass

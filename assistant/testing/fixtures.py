@@ -1,0 +1,32 @@
+"""pytest fixtures for plugin authors, registered through the ``pytest11``
+entry point, so any project that installs ``assistant`` can use them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .corpus import write_tiny_corpus
+from .scripted import ScriptedLLM
+
+
+@pytest.fixture
+def scripted_llm():
+    """A factory: ``scripted_llm(reply)`` builds a :class:`ScriptedLLM`."""
+    return ScriptedLLM
+
+
+@pytest.fixture
+def tiny_corpus(tmp_path: Path) -> Path:
+    """A folder holding the three documents of ``TINY_CORPUS``."""
+    return write_tiny_corpus(tmp_path / "tiny-corpus")
+
+
+@pytest.fixture(scope="session")
+def embedded_llm():
+    """The real embedded default model (float32 on CPU: deterministic greedy text)."""
+    from ..hf_llm import TransformersLLM
+    from ..models import load_generator
+
+    return TransformersLLM(load_generator("embedded", device="cpu", dtype="float32"))
