@@ -124,7 +124,10 @@ def register_adapter_kinds(register: Callable[[str, type], None]) -> None:
 
     Args:
         register: call ``register(kind, adapter_class)``. The adapter class
-            knows how to train, save and apply one kind of PEFT adapter.
+            will know how to train, save and apply one kind of PEFT adapter;
+            the methods it must offer are defined by the adapters feature,
+            and until it lands registered kinds are only listed by
+            ``assistant plugins``.
 
     Returns:
         Nothing; return values are ignored.
@@ -150,7 +153,7 @@ def register_commands(cli: Any) -> None:
 
 
 @hookspec
-def retrieve(query: str, k: int, settings: "Settings") -> "Sequence[Passage] | None":
+def retrieve(query: str, k: int, settings: Settings) -> Sequence[Passage] | None:
     """Contribute passages for a question, beside the selected retriever's.
 
     Use this for sources that are not an indexed collection (a database, an
@@ -170,7 +173,7 @@ def retrieve(query: str, k: int, settings: "Settings") -> "Sequence[Passage] | N
 
 
 @hookspec
-def select_examples(query: str, k: int, settings: "Settings") -> "Sequence[Example] | None":
+def select_examples(query: str, k: int, settings: Settings) -> Sequence[Example] | None:
     """Contribute few-shot examples for a question.
 
     Called beside the selected example selector; all lists are concatenated
@@ -188,7 +191,7 @@ def select_examples(query: str, k: int, settings: "Settings") -> "Sequence[Examp
 
 
 @hookspec
-def condition_prompt(prompt: "Prompt", query: str, settings: "Settings") -> "Prompt | None":
+def condition_prompt(prompt: Prompt, query: str, settings: Settings) -> Prompt | None:
     """Edit the prompt before the strategy sees it (persona, constraints, metadata).
 
     Implementations are chained: each receives the prompt as left by the
@@ -206,7 +209,7 @@ def condition_prompt(prompt: "Prompt", query: str, settings: "Settings") -> "Pro
 
 
 @hookspec
-def score_candidates(query: str, candidates: "Sequence[Candidate]", prompt: "Prompt") -> "Sequence[float] | None":
+def score_candidates(query: str, candidates: Sequence[Candidate], prompt: Prompt) -> Sequence[float] | None:
     """Act as a verifier: score candidate answers (higher is better).
 
     Strategies such as best-of-N and tree-of-thought call this through
@@ -224,7 +227,7 @@ def score_candidates(query: str, candidates: "Sequence[Candidate]", prompt: "Pro
 
 
 @hookspec
-def on_answer(answer: "Answer") -> None:
+def on_answer(answer: Answer) -> None:
     """Observe a finished answer (log it, store it with provenance).
 
     Args:
@@ -236,7 +239,7 @@ def on_answer(answer: "Answer") -> None:
 
 
 @hookspec
-def on_feedback(feedback: "Feedback") -> None:
+def on_feedback(feedback: Feedback) -> None:
     """Observe a user's rating, ranking or pairwise choice of answers.
 
     Args:
