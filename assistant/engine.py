@@ -22,7 +22,7 @@ from .citations import cite
 from .config import Settings
 from .errors import AssistantError, ConfigError, PluginError
 from .llm import LLM, MeteredLLM
-from .plugins import PluginHost, make_plugin_host
+from .plugins import PluginHost, Registration, make_plugin_host
 from .strategy import StrategyCall, build_options
 from .types import Answer, Candidate, Decoding, Example, Feedback, Message, Passage, Prompt, Step, SyncReport, Usage
 
@@ -104,7 +104,10 @@ class Engine:
     def retrieve(self, query: str, k: int, collection: str | None = None,
                  notices: list[str] | None = None) -> list[Passage]:
         """The selected retriever's passages fused with the ``retrieve`` hook's."""
-        lists: list[list[Passage]] = [list(self.retriever(collection).search(query, k))] if k > 0 else []
+        lists: list[list[Passage]] = []
+        if k > 0:
+            reg = self.host.registry.get("retriever", self.settings.retriever)
+            lists.append(list(_blamed(reg, "search", lambda: self.retriever(collection).search(query, k))))
         for _plugin, result in self.host.results("retrieve", query=query, k=k, settings=self.settings,
                                                   validate=_list_of(Passage), on_error=self._errors(notices)):
             lists.append(list(result))
@@ -116,7 +119,7 @@ class Engine:
         examples: list[Example] = []
         if k > 0 and self.settings.example_selector:
             reg = self.host.registry.get("example_selector", self.settings.example_selector)
-            examples.extend(reg.obj(self.settings).select(query, k))
+            examples.extend(_blamed(reg, "select", lambda: reg.obj(self.settings).select(query, k)))
         for _plugin, result in self.host.results("select_examples", query=query, k=k, settings=self.settings,
                                                   validate=_list_of(Example), on_error=self._errors(notices)):
             examples.extend(result)
@@ -248,6 +251,18 @@ def fuse(lists: Sequence[Sequence[Passage]], k: int) -> list[Passage]:
             first.setdefault(passage.id, passage)
     order = sorted(scores, key=lambda pid: -scores[pid])
     return [dataclasses.replace(first[pid], score=scores[pid]) for pid in order[:k]]
+
+
+def _blamed(reg: Registration, action: str, fn: Callable[[], Any]) -> Any:
+    """Run a registered component; an unexpected exception names its plugin."""
+    try:
+        return fn()
+    except AssistantError:
+        raise
+    except Exception as exc:
+        raise PluginError(f"{reg.kind.replace('_', ' ')} {reg.name!r} (plugin {reg.plugin!r}) failed in {action}: "
+                          f"{type(exc).__name__}: {exc}", plugin=reg.plugin,
+                          hint="report the bug to the plugin's author") from exc
 
 
 def _list_of(item_type: type) -> Callable[[Any], str | None]:

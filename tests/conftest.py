@@ -46,12 +46,12 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture(scope="session")
-def real_llm():
-    """The embedded default generator, float32 on CPU (deterministic greedy text)."""
-    from assistant.hf_llm import TransformersLLM
-    from assistant.models import load_generator
+def real_llm(embedded_llm):
+    """The embedded default generator, float32 on CPU (deterministic greedy text).
 
-    return TransformersLLM(load_generator("embedded", device="cpu", dtype="float32"))
+    ``embedded_llm`` comes from the test kit (assistant.testing.fixtures), so
+    our tests and the strategy contract share one loaded model."""
+    return embedded_llm
 
 
 @pytest.fixture(scope="session")

@@ -318,3 +318,20 @@ def test_invalid_contract_declaration_is_reported(tmp_path):
     write_plugin(tmp_path / "plugs", "garbled", "ASSISTANT_HOOK_CONTRACT = 'one or two'\n")
     info = next(i for i in make_plugin_host(tmp_path / "plugs").infos if i.name == "garbled")
     assert "invalid ASSISTANT_HOOK_CONTRACT" in info.error
+
+
+def test_a_crashing_retriever_is_named(tmp_path):
+    write_plugin(tmp_path / "plugs", "flaky_index", '''
+        from assistant import hookimpl
+        class Flaky:
+            def __init__(self, collection, settings, loaders):
+                pass
+            def search(self, query, k):
+                return 1 / 0
+        @hookimpl
+        def register_retrievers(register):
+            register("flaky", Flaky)
+    ''')
+    engine = Engine(Settings(retriever="flaky"), host=make_plugin_host(tmp_path / "plugs"), llm=ScriptedLLM())
+    with pytest.raises(PluginError, match="retriever 'flaky' \\(plugin 'flaky_index'\\) failed in search: ZeroDivisionError"):
+        engine.answer("q")
