@@ -3,24 +3,35 @@
 from __future__ import annotations
 
 import re
+import tempfile
+from pathlib import Path
 
 import pytest
 
 from assistant import Settings
 from assistant.engine import Engine
 from assistant.plugins import make_plugin_host
-from assistant.testing import ScriptedLLM
+from assistant.testing import ScriptedLLM, StrategyContract
 
 from .conftest import REPO
 
 
-@pytest.fixture
-def readme_plugin_dir(tmp_path):
+def extract_readme_plugin(folder: Path) -> Path:
     readme = (REPO / "README.md").read_text()
     section = readme.split("## Write a strategy plugin", 1)[1]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
-    (tmp_path / "my_strategies.py").write_text(code)
-    return tmp_path
+    (folder / "my_strategies.py").write_text(code)
+    return folder
+
+
+@pytest.fixture
+def readme_plugin_dir(tmp_path):
+    return extract_readme_plugin(tmp_path)
+
+
+# The README says one line runs the shared contract on this strategy: it must pass.
+TestReadmeStrategyContract = StrategyContract.for_strategy(
+    "draft_polish", plugins_dir=str(extract_readme_plugin(Path(tempfile.mkdtemp(prefix="readme-plugin-")))))
 
 
 def test_readme_strategy_control_flow(readme_plugin_dir):
