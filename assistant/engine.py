@@ -219,16 +219,16 @@ class Engine:
                       completion_tokens=sum(s.completion_tokens for s in metered.steps),
                       model_calls=len(metered.steps), ms=(time.perf_counter() - started) * 1000)
         answer = Answer(
-            id=uuid.uuid4().hex, question=question, text=result.text,
+            id=uuid.uuid4().hex[:16], question=question, text=result.text,
             citations=cite(result.text, prompt.passages), passages=prompt.passages, steps=tuple(steps),
             usage=usage, strategy=name, options=dataclasses.asdict(runner.options) if dataclasses.is_dataclass(
                 getattr(runner, "options", None)) else {},
             model=llm.name, decoding=decoding, candidates=result.candidates,
-            notices=tuple(notices) + tuple(plugin_notices),
+            notices=tuple(notices) + tuple(plugin_notices), prompt=prompt,
             metadata={**result.metadata, "strategy_ms": strategy_ms, "collection": collection or self.settings.collection},
         )
         observer_notices: list[str] = []
-        self.host.call("on_answer", answer=answer, on_error=self._errors(observer_notices))
+        self.host.call("on_answer", answer=answer, settings=self.settings, on_error=self._errors(observer_notices))
         if observer_notices:
             answer = dataclasses.replace(answer, notices=answer.notices + tuple(observer_notices))
         return answer
@@ -237,7 +237,7 @@ class Engine:
         """Hand feedback to the observers; returns notices of any that failed (isolated)."""
         notices: list[str] = []
         self.host.timeout_s = self.settings.plugin_timeout_s
-        self.host.call("on_feedback", feedback=feedback, on_error=self._errors(notices))
+        self.host.call("on_feedback", feedback=feedback, settings=self.settings, on_error=self._errors(notices))
         return notices
 
 

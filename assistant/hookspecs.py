@@ -227,11 +227,13 @@ def score_candidates(query: str, candidates: Sequence[Candidate], prompt: Prompt
 
 
 @hookspec
-def on_answer(answer: Answer) -> None:
+def on_answer(answer: Answer, settings: Settings) -> None:
     """Observe a finished answer (log it, store it with provenance).
 
     Args:
-        answer: the ``Answer`` with its text, citations, trace and usage.
+        answer: the ``Answer`` with its text, citations, trace, usage and the
+            exact ``prompt`` the strategy was given.
+        settings: the current settings.
 
     Returns:
         Nothing; return values are ignored. Raising fails the turn.
@@ -239,11 +241,12 @@ def on_answer(answer: Answer) -> None:
 
 
 @hookspec
-def on_feedback(feedback: Feedback) -> None:
+def on_feedback(feedback: Feedback, settings: Settings) -> None:
     """Observe a user's rating, ranking or pairwise choice of answers.
 
     Args:
         feedback: the ``Feedback`` (kind, answer ids, value or ranking, comment).
+        settings: the current settings.
 
     Returns:
         Nothing; return values are ignored.

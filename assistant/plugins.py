@@ -44,6 +44,7 @@ from .errors import PluginError, UnknownNameError
 BUILTIN_PLUGINS = (
     "assistant_plugins.zero_shot",
     "assistant_plugins.faiss_retrieval",
+    "assistant_plugins.feedback",
 )
 ENTRY_POINT_GROUP = "assistant"
 ALLOW_ENV = "ASSISTANT_PLUGINS"

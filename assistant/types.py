@@ -184,6 +184,7 @@ class Answer:
     candidates: tuple[Candidate, ...] = ()
     notices: tuple[str, ...] = ()
     metadata: dict[str, Any] = field(default_factory=dict)
+    prompt: Prompt | None = None  # the conditioned, fitted prompt the strategy was given
 
 
 @dataclass(frozen=True)

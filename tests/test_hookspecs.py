@@ -125,12 +125,12 @@ class EveryHook:
         return [float(len(c.text)) for c in candidates]
 
     @hookimpl
-    def on_answer(self, answer):
+    def on_answer(self, answer, settings):
         self.called.add("on_answer")
         self.last_answer = answer
 
     @hookimpl
-    def on_feedback(self, feedback):
+    def on_feedback(self, feedback, settings):
         self.called.add("on_feedback")
         self.last_feedback = feedback
 

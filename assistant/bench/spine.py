@@ -106,7 +106,7 @@ def bench_ask(ctx: BenchContext) -> list[Row]:
                 tokens = answer.usage.completion_tokens
                 ours_first.append(first[0])
                 ours_rate.append((tokens - 1) / max(total - first[0], 1e-9))
-                prompt_text = llm.render(answer_prompt(answer, settings))
+                prompt_text = llm.render(answer.prompt)  # exactly what the engine sent
                 f, t, n = _raw_stream(llm.model, llm.tokenizer, prompt_text, max_new)
                 raw_first.append(f)
                 raw_rate.append((n - 1) / max(t - f, 1e-9))
@@ -119,10 +119,3 @@ def bench_ask(ctx: BenchContext) -> list[Row]:
         Row("ask", "decode tokens/s (ask vs raw)", orate, "/s", baseline=rrate, baseline_name="raw model.generate",
             ratio=orate / rrate, goal=">= 0.95x", met=orate / rrate >= 0.95),
     ]
-
-
-def answer_prompt(answer, settings):
-    """Rebuild the exact prompt the engine sent (same passages, same instructions)."""
-    from ..types import Prompt
-
-    return Prompt(input=answer.question, instructions=settings.instructions, passages=answer.passages)

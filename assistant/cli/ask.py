@@ -98,4 +98,6 @@ def ask(app: AppContext, question: str, collection: str | None, strategy: str | 
             click.echo(f"  {step.kind:<9} {step.name:<20} {step.ms:8.1f} ms{tokens}")
     u = answer.usage
     click.echo(f"\n{answer.model} · {answer.strategy} · {u.prompt_tokens}+{u.completion_tokens} tokens · "
-               f"{u.model_calls} model call(s) · {u.ms / 1000:.1f} s", err=True)
+               f"{u.model_calls} model call(s) · {u.ms / 1000:.1f} s · answer {answer.id}", err=True)
+    if len(answer.candidates) > 1:
+        click.echo("candidates: " + " ".join(f"{answer.id}-{i}" for i in range(len(answer.candidates))), err=True)
