@@ -174,3 +174,32 @@ def test_corrupt_index_and_embedder_mismatch_are_clear_errors(engine, tmp_path, 
     other = Engine(Settings(device="cpu", embedder=str(tmp_path)))
     with pytest.raises(IndexCorruptError, match="was built with embedder"):
         other.retriever().search("apples", 1)
+
+
+@pytest.mark.real_model
+def test_hostile_corpus_finishes_and_reports_each_skipped_file(engine, tmp_path):
+    import os
+
+    corpus = tmp_path / "hostile"
+    (corpus / "sub").mkdir(parents=True)
+    (corpus / "good.md").write_text("# Good\n\nKingfishers dive for fish.\n")
+    (corpus / "latin1.txt").write_bytes("Café crème brûlée, à la française, s'il vous plaît.\n".encode("cp1252"))
+    (corpus / "binary.txt").write_bytes(bytes(range(256)) * 4)
+    (corpus / "empty.md").write_text("")
+    with open(corpus / "huge.txt", "wb") as fh:  # 50 MB, sparse
+        fh.truncate(50 * 2**20)
+    (corpus / "sub" / "loop").symlink_to(corpus, target_is_directory=True)  # a symlink loop
+    (corpus / "dangling.md").symlink_to(corpus / "nowhere.md")
+    os.mkfifo(corpus / "pipe.txt")  # would block forever if opened
+    report = engine.index(corpus)
+    reasons = dict(report.skipped)
+    assert report.added == 2  # good.md and the cp1252 file
+    assert reasons == {
+        "binary.txt": "looks binary (contains NUL bytes)",
+        "empty.md": "empty file",
+        "huge.txt": "too large (50 MB; the limit is 20 MB)",
+        "dangling.md": "broken symbolic link",
+        "pipe.txt": "not a regular file",
+    }
+    hit = engine.retriever().search("French dessert", 1)[0]
+    assert hit.source == "latin1.txt" and "brûlée" in hit.text  # decoded, not mojibake

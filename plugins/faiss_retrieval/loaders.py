@@ -1,5 +1,6 @@
 """Loaders for plain text and Markdown: read bytes, detect the encoding,
-refuse binary files with a reason (a ``ValueError`` the indexer reports)."""
+refuse what is not text with a reason (a ``ValueError`` the indexer reports
+next to the file's name)."""
 
 from __future__ import annotations
 
@@ -11,24 +12,36 @@ MAX_BYTES = 20 * 1024 * 1024
 
 
 def decode_text(data: bytes) -> str:
-    if b"\x00" in data[:8192]:
+    """UTF-8 (with or without BOM) first; otherwise let charset-normalizer
+    detect the encoding, refusing bytes that look like no text at all."""
+    if b"\x00" in data[:8192] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise ValueError("looks binary (contains NUL bytes)")
-    for encoding in ("utf-8-sig", "utf-16") if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ("utf-8-sig",):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            pass
     try:
-        # Legacy 8-bit files: cp1252 covers Western text; it fails on a few bytes.
-        return data.decode("cp1252")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise ValueError("not valid UTF-8 and not a known 8-bit encoding") from None
+        pass
+    from charset_normalizer import from_bytes
+
+    matches = list(from_bytes(data))
+    if not matches:
+        raise ValueError("not valid UTF-8 and no text encoding fits")
+    best = matches[0]
+    # Short Western texts fit several 8-bit code pages equally well; the
+    # detector then picks among ties arbitrarily (cp1250 for French, say).
+    # Prefer cp1252, the common legacy encoding, when it scores as well.
+    for match in matches:
+        if ("cp1252" in match.could_be_from_charset and match.chaos <= best.chaos
+                and match.coherence >= best.coherence - 0.05):
+            return str(match)
+    return str(best)
 
 
 def load_text(path: Path) -> LoadedDocument:
+    if not path.is_file():
+        raise ValueError("not a regular file")
     size = path.stat().st_size
     if size > MAX_BYTES:
-        raise ValueError(f"too large ({size // (1024 * 1024)} MB > {MAX_BYTES // (1024 * 1024)} MB)")
+        raise ValueError(f"too large ({size / 2**20:.0f} MB; the limit is {MAX_BYTES // 2**20} MB)")
     text = decode_text(path.read_bytes())
     if not text.strip():
         raise ValueError("empty file")

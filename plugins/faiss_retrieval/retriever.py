@@ -79,7 +79,12 @@ class FaissRetriever:
     def _scan(self, folder: Path) -> tuple[dict[str, Path], list[tuple[str, str]]]:
         found: dict[str, Path] = {}
         skipped: list[tuple[str, str]] = []
-        for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        def unreadable(error: OSError) -> None:
+            where = Path(error.filename).relative_to(folder).as_posix() if error.filename else "?"
+            skipped.append((where, f"folder unreadable: {error.strerror}"))
+
+        # followlinks=False: a symbolic link to a folder (a loop, say) is not entered
+        for dirpath, dirnames, filenames in os.walk(folder, followlinks=False, onerror=unreadable):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             for filename in sorted(filenames):
                 if filename.startswith("."):
@@ -90,8 +95,10 @@ class FaissRetriever:
                 rel = path.relative_to(folder).as_posix()
                 if path.is_symlink() and not path.exists():
                     skipped.append((rel, "broken symbolic link"))
-                    continue
-                found[rel] = path
+                elif not path.is_file():  # a FIFO or device would block or never end
+                    skipped.append((rel, "not a regular file"))
+                else:
+                    found[rel] = path
         return found, skipped
 
     def sync(self, folder: str | Path, progress: bool = False, rebuild: bool = False) -> SyncReport:
