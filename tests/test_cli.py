@@ -90,3 +90,26 @@ def test_index_then_ask_with_json(home):
     plain = run_cli("ask", "How do I refresh the index?", "--max-new-tokens", "30", "--trace")
     assert plain.returncode == 0, plain.stderr
     assert "Sources:" in plain.stdout and "indexing.md" in plain.stdout and "Trace:" in plain.stdout
+
+
+@pytest.mark.real_model
+def test_search_and_corpora_commands(home, tmp_path):
+    from assistant.testing import write_tiny_corpus
+
+    corpus = write_tiny_corpus(tmp_path / "tiny")
+    assert run_cli("index", str(corpus), "--collection", "tiny").returncode == 0
+    found = run_cli("search", "What colour is the Golden Gate Bridge?", "-k", "2", "-c", "tiny", "--json")
+    assert found.returncode == 0, found.stderr
+    hits = json.loads(found.stdout)
+    assert hits[0]["source"] == "bridges/golden-gate.md" and hits[0]["heading"] == "The Golden Gate Bridge > Colour"
+    assert hits[0]["location"] == "bridges/golden-gate.md:1-5" and len(hits) == 2
+    listed = json.loads(run_cli("corpora", "list", "--json").stdout)
+    assert [(m["name"], m["files"]) for m in listed] == [("tiny", 3)]
+    shown = run_cli("corpora", "show", "tiny").stdout
+    assert "owls.md  (1 chunks)" in shown and f"root            {corpus}" in shown
+    declined = run_cli("corpora", "rm", "tiny", input="n\n")
+    assert declined.returncode == 1 and json.loads(run_cli("corpora", "list", "--json").stdout)
+    assert run_cli("corpora", "rm", "tiny", "--yes").returncode == 0
+    assert_clean_error(run_cli("corpora", "show", "tiny"), "no collection named 'tiny'")
+    assert_clean_error(run_cli("search", "anything", "-c", "tiny"), "has not been indexed yet")
+    assert corpus.exists() and (corpus / "owls.md").exists()  # documents untouched

@@ -13,7 +13,7 @@ from .app import AppContext, root
 
 
 def _install_commands() -> None:
-    from . import ask, bench, index, info  # noqa: F401  (they attach themselves to root)
+    from . import ask, bench, index, info, search  # noqa: F401  (they attach themselves to root)
 
 
 def build_cli() -> click.Group:
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
-        sys.exit(130)
+        sys.exit(1)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)

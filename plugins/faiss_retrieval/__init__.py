@@ -21,3 +21,10 @@ def register_retrievers(register):
 def register_loaders(register):
     for suffix in (".md", ".markdown", ".txt", ".text"):
         register(suffix, load_text)
+
+
+@hookimpl
+def register_commands(cli):
+    from .commands import corpora
+
+    cli.add_command(corpora)

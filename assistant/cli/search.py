@@ -1,0 +1,36 @@
+"""``assistant search``: retrieval alone, with scores and citations."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import click
+
+from .app import AppContext, root
+
+
+@root.command()
+@click.argument("query")
+@click.option("-k", "--top-k", "k", type=int, default=5, show_default=True, help="Passages to return.")
+@click.option("--collection", "-c", help="Collection to search (default: the `collection` setting).")
+@click.option("--json", "as_json", is_flag=True, help="Print the passages as JSON.")
+@click.option("--full", is_flag=True, help="Print each passage's whole text.")
+@click.pass_obj
+def search(app: AppContext, query: str, k: int, collection: str | None, as_json: bool, full: bool) -> None:
+    """Show the passages a question would retrieve, best first, without asking the model."""
+    engine = app.engine()
+    notices: list[str] = []
+    passages = engine.retrieve(query, k, collection, notices)
+    if as_json:
+        click.echo(json.dumps([dict(dataclasses.asdict(p), location=p.location) for p in passages], indent=2))
+        return
+    for number, p in enumerate(passages, start=1):
+        heading = f"  ({p.heading})" if p.heading else ""
+        click.echo(f"[{number}] {p.location}{heading}  score {p.score:.3f}")
+        text = p.text.strip() if full else " ".join(p.text.split())[:200]
+        click.echo(f"    {text}\n")
+    if not passages:
+        click.echo("no passages found", err=True)
+    for notice in notices:
+        click.echo(f"note: {notice}", err=True)
