@@ -113,3 +113,15 @@ def test_search_and_corpora_commands(home, tmp_path):
     assert_clean_error(run_cli("corpora", "show", "tiny"), "no collection named 'tiny'")
     assert_clean_error(run_cli("search", "anything", "-c", "tiny"), "has not been indexed yet")
     assert corpus.exists() and (corpus / "owls.md").exists()  # documents untouched
+
+
+def test_bench_prints_a_table_and_writes_json(tmp_path):
+    out = tmp_path / "bench.json"
+    result = run_cli("bench", "--only", "help", "--repeat", "2", "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "assistant --help wall time" in result.stdout and "python -c pass" not in result.stdout
+    data = json.loads(out.read_text())
+    [row] = data["rows"]
+    assert row["bench"] == "help" and row["unit"] == "s" and 0 < row["value"] < 5
+    assert row["baseline"] is not None and row["met"] in (True, False)
+    assert_clean_error(run_cli("bench", "--only", "nonsense"), "unknown benchmark(s): nonsense", "available:")

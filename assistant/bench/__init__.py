@@ -49,9 +49,10 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def _registry() -> dict[str, Callable[[BenchContext], list[Row]]]:
-    from . import spine
+    from . import indexing, spine
 
-    return {"help": spine.bench_help, "model_load": spine.bench_model_load, "ask": spine.bench_ask}
+    return {"help": spine.bench_help, "model_load": spine.bench_model_load, "ask": spine.bench_ask,
+            "index": indexing.bench_index}
 
 
 def benchmark_names() -> list[str]:
