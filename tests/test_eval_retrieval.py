@@ -63,11 +63,13 @@ def test_eval_retrieval_on_real_scifact_claims(scifact_subset, tmp_path, home):
     assert result.returncode == 0, result.stderr
     assert "nDCG@10" in result.stdout and "MRR@10" in result.stdout
     data = json.loads(out.read_text())
-    assert data["queries"] == len({line.split()[0] for line in
-                                  (scifact_subset / "qrels" / "test.tsv").read_text().splitlines()[1:]})
-    # Among ~200 abstracts the relevant one is usually near the top; the full set is measured in the note.
-    assert 0.6 < data["metrics"]["nDCG@10"] <= 1.0
-    assert data["metrics"]["recall@100"] >= data["metrics"]["recall@10"]
+    queries = len({line.split()[0] for line in (scifact_subset / "qrels" / "test.tsv").read_text().splitlines()[1:]})
+    assert set(data["results"]) == {"dense", "bm25", "hybrid"} and data["rrf_k"] == 10
+    for mode, result in data["results"].items():
+        assert result["queries"] == queries
+        # Among ~200 abstracts the relevant one is usually near the top; the full set is measured in the note.
+        assert 0.6 < result["metrics"]["nDCG@10"] <= 1.0, mode
+        assert result["metrics"]["recall@100"] >= result["metrics"]["recall@10"]
 
 
 def test_eval_retrieval_on_a_folder_that_is_not_beir(tmp_path):

@@ -203,3 +203,34 @@ def test_hostile_corpus_finishes_and_reports_each_skipped_file(engine, tmp_path)
     }
     hit = engine.retriever().search("French dessert", 1)[0]
     assert hit.source == "latin1.txt" and "brûlée" in hit.text  # decoded, not mojibake
+
+
+@pytest.mark.real_model
+def test_modes_bm25_and_hybrid_follow_incremental_sync(engine, tmp_path):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SAMPLE, corpus)
+    engine.index(corpus)
+    retriever = engine.retriever()
+    exact = retriever.search("ASSISTANT_TRACE_HOOKS", 3, mode="bm25")
+    assert exact[0].source == "plugins.md" and exact[0].retriever == "faiss/bm25" and exact[0].score > 0
+    hybrid = retriever.search("Which variable prints every hook call?", 3)
+    assert hybrid[0].source == "plugins.md" and hybrid[0].retriever == "faiss/hybrid"
+    assert [p.score for p in hybrid] == sorted((p.score for p in hybrid), reverse=True)
+    (corpus / "plugins.md").unlink()
+    (corpus / "zebra.md").write_text("# Zebras\n\nA zebra's stripes are unique, like fingerprints.\n")
+    engine.index(corpus)
+    assert not [p for p in retriever.search("ASSISTANT_TRACE_HOOKS", 5, mode="bm25") if p.source == "plugins.md"]
+    assert retriever.search("stripes fingerprints", 1, mode="bm25")[0].source == "zebra.md"
+    with pytest.raises(CorpusError, match="unknown retrieval mode"):
+        retriever.search("x", 1, mode="fuzzy")
+
+
+def test_collection_of_an_older_format_asks_for_a_rebuild(engine, home):
+    import json as json_module
+
+    folder = Path(home) / "collections" / "old"
+    folder.mkdir(parents=True)
+    (folder / "manifest.json").write_text(json_module.dumps({"format_version": 1, "name": "old"}))
+    with pytest.raises(IndexCorruptError, match="written in format 1") as err:
+        engine.retriever("old").search("x", 1)
+    assert "--rebuild" in err.value.hint

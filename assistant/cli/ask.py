@@ -38,6 +38,7 @@ def parse_options(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--option", "-o", "options", multiple=True, metavar="KEY=VALUE", help="A strategy option; repeatable.")
 @click.option("--top-k", type=int, help="Passages to retrieve.")
 @click.option("--no-retrieval", is_flag=True, help="Ask the model alone, without searching a collection.")
+@click.option("--mode", type=click.Choice(["dense", "bm25", "hybrid"]), help="Retrieval mode (default: hybrid).")
 @click.option("--max-new-tokens", type=int, help="Most tokens to generate.")
 @click.option("--temperature", type=float, help="0 = greedy; above 0 samples.")
 @click.option("--top-p", type=float, help="Nucleus sampling mass.")
@@ -55,7 +56,7 @@ def parse_options(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--trace", is_flag=True, help="Print each step of the turn after the answer.")
 @click.pass_obj
 def ask(app: AppContext, question: str, collection: str | None, strategy: str | None, options: tuple[str, ...],
-        top_k: int | None, no_retrieval: bool, max_new_tokens: int | None, temperature: float | None,
+        top_k: int | None, no_retrieval: bool, mode: str | None, max_new_tokens: int | None, temperature: float | None,
         top_p: float | None, sample_top_k: int | None, num_beams: int | None, repetition_penalty: float | None,
         stop: tuple[str, ...], seed: int | None, model: str | None, device: str | None, dtype: str | None,
         context_window: int | None, online: bool, as_json: bool, trace: bool) -> None:
@@ -66,7 +67,7 @@ def ask(app: AppContext, question: str, collection: str | None, strategy: str | 
     if question == "-":
         question = sys.stdin.read()
     overrides: dict[str, Any] = dict(model=model, device=device, dtype=dtype, context_window=context_window,
-                                     offline=False if online else None)
+                                     offline=False if online else None, retrieval_mode=mode)
     engine = app.engine(**overrides)
     decoding = engine.decoding(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
                                top_k=sample_top_k, num_beams=num_beams, repetition_penalty=repetition_penalty,

@@ -16,10 +16,12 @@ from .app import AppContext, root
 @click.option("--collection", "-c", help="Collection to search (default: the `collection` setting).")
 @click.option("--json", "as_json", is_flag=True, help="Print the passages as JSON.")
 @click.option("--full", is_flag=True, help="Print each passage's whole text.")
+@click.option("--mode", type=click.Choice(["dense", "bm25", "hybrid"]), help="Retrieval mode (default: hybrid).")
 @click.pass_obj
-def search(app: AppContext, query: str, k: int, collection: str | None, as_json: bool, full: bool) -> None:
+def search(app: AppContext, query: str, k: int, collection: str | None, as_json: bool, full: bool,
+           mode: str | None) -> None:
     """Show the passages a question would retrieve, best first, without asking the model."""
-    engine = app.engine()
+    engine = app.engine(retrieval_mode=mode)
     notices: list[str] = []
     passages = engine.retrieve(query, k, collection, notices)
     if as_json:

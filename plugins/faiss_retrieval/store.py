@@ -5,7 +5,8 @@ Layout of ``<collections>/<name>/``::
     manifest.json          format version, embedder, dimension, chunker settings,
                            root folder, and the generation now in use
     index-<gen>.faiss      FAISS's own format (IndexIDMap2 over inner product)
-    docstore-<gen>.sqlite  files (path, hash, size, mtime, chunk ids) and chunks
+    docstore-<gen>.sqlite  files (path, hash, size, mtime, chunk ids), chunks, and
+                           their FTS5 full-text index for BM25
 
 A sync writes the next generation beside the current one and then replaces
 ``manifest.json`` atomically: that rename is the commit. A crash at any
@@ -25,7 +26,9 @@ from typing import Any
 from assistant.atomic import write_json
 from assistant.errors import IndexCorruptError
 
-FORMAT_VERSION = 1
+from .lexical import FTS_SCHEMA
+
+FORMAT_VERSION = 2  # 2: FTS5 table for BM25
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -132,6 +135,7 @@ class CollectionStore:
             finally:
                 source.close()
         con.executescript(SCHEMA)
+        con.execute(FTS_SCHEMA)
         return generation, con
 
     def commit(self, manifest: Manifest, index: Any, con: sqlite3.Connection) -> None:
