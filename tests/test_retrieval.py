@@ -234,3 +234,34 @@ def test_collection_of_an_older_format_asks_for_a_rebuild(engine, home):
     with pytest.raises(IndexCorruptError, match="written in format 1") as err:
         engine.retriever("old").search("x", 1)
     assert "--rebuild" in err.value.hint
+
+
+@pytest.mark.real_model
+def test_pdf_html_rst_and_code_are_indexed_with_pages_and_headings(engine, tmp_path):
+    from .pdf_fixture import write_pdf
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    write_pdf(docs / "manual.pdf", [["Owls hunt at night.", "They fly silently."],
+                                    ["The secret code is marmalade.", "Keep it safe."]])
+    (docs / "broken.pdf").write_bytes(b"%PDF-1.4\n" + bytes(range(256)) * 8)
+    (docs / "page.html").write_text(
+        "<html><head><title>T</title><script>var tracking = 1;</script></head><body>"
+        "<nav>Home | About | Contact</nav><main><h1>Lighthouses</h1><h2>Keepers</h2>"
+        "<p>Lighthouse keepers trimmed the <b>wicks</b> every evening.</p></main>"
+        "<footer>Copyright cookie banner</footer></body></html>")
+    (docs / "notes.rst").write_text("Tides\n=====\n\nSpring tides happen near full and new moons.\n")
+    (docs / "tool.py").write_text('def frobnicate(x):\n    """Frobnicate the widget counter."""\n    return x + 1\n')
+    report = engine.index(docs)
+    reasons = dict(report.skipped)
+    assert report.added == 4
+    assert reasons["broken.pdf"].startswith("corrupt or unreadable PDF")
+    retriever = engine.retriever()
+    code = retriever.search("secret code marmalade", 1)[0]
+    assert (code.source, code.page) == ("manual.pdf", 2) and "manual.pdf p.2" in code.location
+    assert retriever.search("owls at night", 1)[0].page == 1
+    html = retriever.search("lighthouse keepers wicks", 1)[0]
+    assert html.source == "page.html" and html.heading == "Lighthouses > Keepers"
+    assert "tracking" not in html.text and "cookie" not in html.text and "Contact" not in html.text
+    assert retriever.search("spring tides moon", 1)[0].source == "notes.rst"
+    assert retriever.search("frobnicate widget counter", 1)[0].source == "tool.py"

@@ -19,10 +19,13 @@ from .output import print_sync_report
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_obj
 def index(app: AppContext, folder: Path, collection: str | None, rebuild: bool, as_json: bool) -> None:
-    """Index the documents in FOLDER (.md, .txt), or refresh the index.
+    """Index the documents in FOLDER, or refresh the index.
 
-    Only new or changed files are embedded; deleted files leave the index.
-    Run it again whenever the folder changes.
+    Reads Markdown, text, reStructuredText, HTML, PDF (with page numbers) and
+    source code, and any format a plugin adds (`assistant plugins` lists the
+    loaders). Only new or changed files are embedded; deleted files leave the
+    index; files that cannot be read are listed with the reason. Run it again
+    whenever the folder changes.
     """
     engine = app.engine()
     report = engine.index(folder, collection=collection, progress=not as_json, rebuild=rebuild)

@@ -1,4 +1,5 @@
-"""Built-in retrieval: Markdown and text loaders, and a FAISS retriever.
+"""Built-in retrieval: loaders (text, Markdown, reStructuredText, HTML, PDF,
+source code), the hybrid FAISS + BM25 retriever, and `assistant corpora`.
 
 Nothing heavy is imported here: faiss and sentence-transformers load only
 when a collection is synced or searched.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from assistant import hookimpl
 
+from .documents import CODE_SUFFIXES, load_code, load_html, load_pdf
 from .loaders import load_text
 from .retriever import FaissRetriever
 
@@ -19,8 +21,13 @@ def register_retrievers(register):
 
 @hookimpl
 def register_loaders(register):
-    for suffix in (".md", ".markdown", ".txt", ".text"):
+    for suffix in (".md", ".markdown", ".txt", ".text", ".rst"):
         register(suffix, load_text)
+    register(".pdf", load_pdf)
+    for suffix in (".html", ".htm"):
+        register(suffix, load_html)
+    for suffix in CODE_SUFFIXES:
+        register(suffix, load_code)
 
 
 @hookimpl

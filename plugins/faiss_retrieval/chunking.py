@@ -13,9 +13,11 @@ with each chunk.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 
@@ -26,6 +28,7 @@ class Chunk:
     start_line: int
     end_line: int
     heading: str
+    page: int | None = None  # 1-based, for paged formats
 
 
 @dataclass(frozen=True)
@@ -133,4 +136,23 @@ def chunk_text(text: str, count_tokens: Callable[[str], int], max_tokens: int = 
             group.append(part)
             size += part_tokens
     emit()
+    return chunks
+
+
+def chunk_document(document: Any, count_tokens: Callable[[str], int], max_tokens: int = 200,
+                   markdown: bool = False) -> list[Chunk]:
+    """Chunk a loaded document; paged documents are chunked page by page, so
+    no chunk spans two pages and each records its page (1-based) and its
+    line span within the whole extracted text."""
+    offsets = list(getattr(document, "page_offsets", ()) or ())
+    if not offsets:
+        return chunk_text(document.text, count_tokens, max_tokens, markdown)
+    text = document.text
+    chunks: list[Chunk] = []
+    for page, start in enumerate(offsets, start=1):
+        end = offsets[page] if page < len(offsets) else len(text)
+        first_line = text.count("\n", 0, start)  # lines before this page
+        for c in chunk_text(text[start:end], count_tokens, max_tokens, markdown):
+            chunks.append(dataclasses.replace(c, start_line=c.start_line + first_line,
+                                              end_line=c.end_line + first_line, page=page))
     return chunks

@@ -24,7 +24,7 @@ from typing import Any
 from assistant import CorpusError, IndexCorruptError, Passage, Settings, SyncReport, load_embedder
 from assistant.paths import collections_dir
 
-from .chunking import Chunk, chunk_text
+from .chunking import Chunk, chunk_document
 from .lexical import bm25_search, rrf
 from .store import CollectionStore, Manifest
 
@@ -150,8 +150,8 @@ class FaissRetriever:
                     retouched[rel] = (sha, stat.st_size, stat.st_mtime_ns)
                     continue
                 document = self.loaders[path.suffix.lower()](path)
-                chunks = chunk_text(document.text, self.count_tokens, self.settings.chunk_tokens,
-                                    markdown=path.suffix.lower() in (".md", ".markdown"))
+                chunks = chunk_document(document, self.count_tokens, self.settings.chunk_tokens,
+                                        markdown=path.suffix.lower() in (".md", ".markdown", ".html", ".htm"))
                 if not chunks:
                     raise ValueError("no text")
                 to_embed[rel] = (sha, stat.st_size, stat.st_mtime_ns, chunks)
@@ -193,7 +193,7 @@ class FaissRetriever:
                 ids.extend(file_ids)
                 con.executemany(
                     "INSERT INTO chunks (id, path, start_line, end_line, page, heading, text) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [(i, rel, c.start_line, c.end_line, None, c.heading, c.text) for i, c in zip(file_ids, chunks)])
+                    [(i, rel, c.start_line, c.end_line, c.page, c.heading, c.text) for i, c in zip(file_ids, chunks)])
                 con.executemany("INSERT INTO chunks_fts (rowid, heading, text) VALUES (?, ?, ?)",
                                 [(i, c.heading, c.text) for i, c in zip(file_ids, chunks)])
                 con.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)",

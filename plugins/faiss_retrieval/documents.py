@@ -1,0 +1,81 @@
+"""Loaders for formats beyond plain text, each using a kept library:
+
+* PDF with pypdf, one page after another; ``page_offsets`` records where each
+  page starts, so chunks cite their page;
+* HTML with BeautifulSoup: the main text, without scripts, styles,
+  navigation, headers, footers and forms;
+* reStructuredText and source code as text (they are text; chunking by
+  blank lines keeps paragraphs and functions together).
+
+A file that cannot be read raises ``ValueError`` with the reason.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from assistant import LoadedDocument
+
+from .loaders import MAX_BYTES, decode_text, load_text
+
+CODE_SUFFIXES = (".py", ".js", ".ts", ".tsx", ".jsx", ".go", ".rs", ".java", ".kt", ".c", ".h", ".cc",
+                 ".cpp", ".hpp", ".cs", ".rb", ".php", ".swift", ".scala", ".sh", ".sql", ".toml", ".yaml", ".yml")
+NOISE_TAGS = ("script", "style", "noscript", "nav", "header", "footer", "aside", "form", "svg", "template")
+
+
+def _check_size(path: Path) -> None:
+    if not path.is_file():
+        raise ValueError("not a regular file")
+    size = path.stat().st_size
+    if size > MAX_BYTES:
+        raise ValueError(f"too large ({size / 2**20:.0f} MB; the limit is {MAX_BYTES // 2**20} MB)")
+
+
+def load_pdf(path: Path) -> LoadedDocument:
+    _check_size(path)
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(path)
+        if reader.is_encrypted:
+            raise ValueError("encrypted PDF")
+        pages = [page.extract_text() or "" for page in reader.pages]
+    except (PdfReadError, OSError, KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"corrupt or unreadable PDF ({type(exc).__name__}: {exc})") from None
+    offsets, parts, position = [], [], 0
+    for text in pages:
+        offsets.append(position)
+        text = text.strip() + "\n\n"
+        parts.append(text)
+        position += len(text)
+    full = "".join(parts)
+    if not full.strip():
+        raise ValueError("no text layer (a scanned PDF needs OCR first)")
+    return LoadedDocument(text=full, page_offsets=tuple(offsets))
+
+
+def load_html(path: Path) -> LoadedDocument:
+    _check_size(path)
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(decode_text(path.read_bytes()), "html.parser")
+    for tag in soup(NOISE_TAGS):
+        tag.decompose()
+    root = soup.find("main") or soup.find("article") or soup.body or soup
+    blocks = []
+    for element in root.find_all(["h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "pre", "td", "blockquote"]):
+        if element.find_parent(["p", "li", "pre", "td", "blockquote"]) is not None:
+            continue  # nested: its text is already in its parent's block
+        text = " ".join(element.get_text(" ").split())
+        if text:
+            level = element.name[1] if element.name.startswith("h") and len(element.name) == 2 else ""
+            blocks.append(f"{'#' * int(level)} {text}" if level else text)
+    text = "\n\n".join(blocks) if blocks else " ".join(root.get_text(" ").split())
+    if not text.strip():
+        raise ValueError("no text in the page")
+    return LoadedDocument(text=text + "\n")
+
+
+def load_code(path: Path) -> LoadedDocument:
+    return load_text(path)
