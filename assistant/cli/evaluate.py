@@ -66,3 +66,46 @@ def eval_retrieval(app: AppContext, folder: Path, split: str, modes: str, rrf_k:
         write_json(json_path, {"dataset": str(folder), "split": split, "embedder": settings.embedder,
                                "rrf_k": rrf_k, "dense_weight": dense_weight, "published": published,
                                "results": {m: dataclasses.asdict(r) for m, r in results.items()}})
+
+
+@eval_group.command("citations")
+@click.option("--qa", "qa_file", type=click.Path(path_type=Path), required=True,
+              help="JSONL of {query, passage, answer}, e.g. ../shared/data/qa/squad_train_sample500.jsonl.")
+@click.option("--top-k", "k", type=int, default=3, show_default=True, help="Passages retrieved per question.")
+@click.option("--mode", type=click.Choice(["dense", "bm25", "hybrid"]), help="Retrieval mode (default: hybrid).")
+@click.option("--generate", type=int, default=0, show_default=True,
+              help="Also answer the first N questions with the model and check the answer's first citation.")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), help="Also write the results here.")
+@click.pass_obj
+def eval_citations(app: AppContext, qa_file: Path, k: int, mode: str | None, generate: int,
+                   json_path: Path | None) -> None:
+    """How often the gold passage is cited first, on a QA set.
+
+    The passages are indexed into a throwaway collection (your collections
+    are not touched).
+    """
+    from ..atomic import write_json
+    from ..evaluation.citations import evaluate_citations, load_qa
+
+    rows = load_qa(qa_file)
+    with click.progressbar(length=min(generate, len(rows)), label="answering", file=click.get_text_stream("stderr")) \
+            if generate else _no_bar() as bar:
+        result = evaluate_citations(lambda: app.engine(retrieval_mode=mode), rows, k, generate,
+                                    progress=(lambda n: bar.update(1)) if generate else None)
+    click.echo(f"{result.questions} questions over {result.passages} passages")
+    click.echo(f"gold passage ranked first (would be cited [1]): {result.first_is_gold:.3f}")
+    click.echo(f"gold passage among the top {k}: {result.gold_in_top_k:.3f}")
+    if result.generated:
+        click.echo(f"answers citing the gold passage first: {result.answer_cites_gold_first:.3f} of {result.generated}"
+                   f" ({result.answers_without_citation} answers cited nothing)")
+    click.echo(", ".join(f"{name} {s:.1f} s" for name, s in result.seconds.items()), err=True)
+    if json_path:
+        write_json(json_path, {"qa": str(qa_file), "top_k": k, **dataclasses.asdict(result)})
+
+
+class _no_bar:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
