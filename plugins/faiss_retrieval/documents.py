@@ -16,23 +16,15 @@ from pathlib import Path
 
 from assistant import LoadedDocument
 
-from .loaders import MAX_BYTES, decode_text, load_text
+from .loaders import check_file, decode_text, load_text
 
 CODE_SUFFIXES = (".py", ".js", ".ts", ".tsx", ".jsx", ".go", ".rs", ".java", ".kt", ".c", ".h", ".cc",
                  ".cpp", ".hpp", ".cs", ".rb", ".php", ".swift", ".scala", ".sh", ".sql", ".toml", ".yaml", ".yml")
 NOISE_TAGS = ("script", "style", "noscript", "nav", "header", "footer", "aside", "form", "svg", "template")
 
 
-def _check_size(path: Path) -> None:
-    if not path.is_file():
-        raise ValueError("not a regular file")
-    size = path.stat().st_size
-    if size > MAX_BYTES:
-        raise ValueError(f"too large ({size / 2**20:.0f} MB; the limit is {MAX_BYTES // 2**20} MB)")
-
-
 def load_pdf(path: Path) -> LoadedDocument:
-    _check_size(path)
+    check_file(path)
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
@@ -56,7 +48,7 @@ def load_pdf(path: Path) -> LoadedDocument:
 
 
 def load_html(path: Path) -> LoadedDocument:
-    _check_size(path)
+    check_file(path)
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(decode_text(path.read_bytes()), "html.parser")

@@ -36,12 +36,17 @@ def decode_text(data: bytes) -> str:
     return str(best)
 
 
-def load_text(path: Path) -> LoadedDocument:
+def check_file(path: Path) -> None:
+    """Refuse what no loader should open: special files and files over the size limit."""
     if not path.is_file():
         raise ValueError("not a regular file")
     size = path.stat().st_size
     if size > MAX_BYTES:
         raise ValueError(f"too large ({size / 2**20:.0f} MB; the limit is {MAX_BYTES // 2**20} MB)")
+
+
+def load_text(path: Path) -> LoadedDocument:
+    check_file(path)
     text = decode_text(path.read_bytes())
     if not text.strip():
         raise ValueError("empty file")
