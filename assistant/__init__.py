@@ -7,6 +7,7 @@ library (torch, transformers, faiss, textual load only when used).
 from __future__ import annotations
 
 from .config import Settings
+from .conversation import Conversation, Source
 from .errors import (
     AssistantError,
     ConfigError,
@@ -32,6 +33,7 @@ from .types import (
     Message,
     Passage,
     Prompt,
+    Section,
     Step,
     StrategyResult,
     SyncReport,
@@ -41,9 +43,9 @@ from .types import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "HOOK_CONTRACT_VERSION", "LLM", "Answer", "AssistantError", "Candidate", "Citation", "ConfigError",
+    "HOOK_CONTRACT_VERSION", "LLM", "Answer", "AssistantError", "Candidate", "Citation", "ConfigError", "Conversation",
     "CorpusError", "Decoding", "Example", "Feedback", "IndexCorruptError", "LoadedDocument", "Message",
-    "ModelError", "Passage", "PluginError", "Prompt", "PromptTooLongError", "Settings", "Step",
+    "ModelError", "Passage", "PluginError", "Prompt", "PromptTooLongError", "Section", "Settings", "Source", "Step",
     "StrategyCall", "StrategyResult", "SyncReport", "TextStream", "UnknownNameError", "Usage",
     "hookimpl", "load_embedder",
 ]

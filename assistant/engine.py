@@ -115,6 +115,39 @@ class Engine:
             return lists[0][:k] if lists else []
         return fuse(lists, k)
 
+    def retrieval_queries(self, question: str, history: Sequence[Message]) -> list[str]:
+        """What to search for: the question, and for a follow-up also its condensed form.
+
+        A follow-up ("When was it founded?") names nothing the documents can
+        match, so with ``condense = "fuse"`` (the default) the retriever also
+        searches the previous question joined to this one, and the two
+        rankings are fused: a passage relevant to both rises, and a question
+        that changes the subject still finds its own passages. With
+        ``condense = "llm"`` the model rewrites the question to stand alone
+        (the "condense question" step of conversational RAG; worth it with a
+        model larger than the embedded 135M one).
+        """
+        earlier = [m.content.strip() for m in history if m.role == "user" and m.content.strip()]
+        mode = self.settings.condense
+        if mode not in ("fuse", "llm", "off"):
+            raise ConfigError(f"condense must be fuse, llm or off, got {mode!r}")
+        if not earlier or mode == "off":
+            return [question]
+        if mode == "llm":
+            return [self.condense_question(question, history)]
+        return [question, f"{earlier[-1]} {question}"]
+
+    def condense_question(self, question: str, history: Sequence[Message]) -> str:
+        """The model's standalone rewrite of a follow-up question (greedy, short)."""
+        turns = "\n".join(f"{m.role.capitalize()}: {' '.join(m.content.split())[:400]}" for m in history[-4:])
+        prompt = Prompt(
+            input=f"Conversation:\n{turns}\n\nFollow-up question: {question}\n\nStandalone question:",
+            instructions="Rewrite the follow-up question so that it can be understood without the conversation. "
+                         "Reply with the question only.")
+        decoding = Decoding(max_new_tokens=48, temperature=0.0, stop=("\n",))
+        rewritten = self.llm.generate([prompt], n=1, decoding=decoding, label="condense")[0][0].text.strip()
+        return rewritten or question
+
     def select_examples(self, query: str, k: int, notices: list[str] | None = None) -> list[Example]:
         examples: list[Example] = []
         if k > 0 and self.settings.example_selector:
@@ -181,7 +214,15 @@ class Engine:
         self.host.timeout_s = self.settings.plugin_timeout_s
 
         with _timed(steps, "retrieve", "retrieve") as step:
-            passages = self.retrieve(question, k, collection, plugin_notices) if use_retrieval else []
+            passages: list[Passage] = []
+            if use_retrieval:
+                queries = self.retrieval_queries(question, history)
+                if len(queries) == 1:
+                    passages = self.retrieve(queries[0], k, collection, plugin_notices)
+                else:  # the condensed query's list first: it wins ties against the bare follow-up
+                    lists = [self.retrieve(q, 2 * k, collection, plugin_notices) for q in reversed(queries)]
+                    passages = fuse(lists, k)
+                step.update(queries=queries)
             step.update(passages=[(p.id, p.location, round(p.score, 4)) for p in passages])
         with _timed(steps, "examples", "select_examples") as step:
             examples = self.select_examples(question, self.settings.examples_k, plugin_notices)

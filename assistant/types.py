@@ -39,7 +39,7 @@ class Passage:
             loc += f" p.{self.page}"
         if self.start_line is not None:
             end = self.end_line if self.end_line is not None else self.start_line
-            loc += f":{self.start_line}-{end}"
+            loc += f":{self.start_line}" if end == self.start_line else f":{self.start_line}-{end}"
         return loc
 
 
@@ -203,12 +203,25 @@ class Feedback:
 
 
 @dataclass(frozen=True)
+class Section:
+    """One self-contained record of a multi-record file, e.g. a line of a
+    JSONL corpus: chunked on its own and cited by the file line it came from."""
+
+    text: str
+    title: str = ""
+    line: int | None = None  # 1-based line of the record in the file
+    id: str = ""
+
+
+@dataclass(frozen=True)
 class LoadedDocument:
     """What a loader returns: the text, and for paged formats the character
-    offset where each page starts (page 1 first)."""
+    offset where each page starts (page 1 first). A multi-record file returns
+    its ``sections`` instead; ``text`` then holds them joined, for display."""
 
     text: str
     page_offsets: tuple[int, ...] = ()
+    sections: tuple[Section, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -76,3 +76,18 @@ def test_eval_retrieval_on_a_folder_that_is_not_beir(tmp_path):
     result = run_cli("eval", "retrieval", "--beir", str(tmp_path))
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "is not a BEIR data set" in result.stderr
+
+
+@pytest.mark.real_model
+def test_eval_citations_on_the_squad_sample(tmp_path, home):
+    qa = SHARED_DATA / "qa" / "squad_train_sample500.jsonl"
+    if not qa.exists():
+        pytest.skip(f"the SQuAD sample is not available at {qa}")
+    out = tmp_path / "citations.json"
+    result = run_cli("eval", "citations", "--qa", str(qa), "--limit", "60", "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    report = json.loads(out.read_text())
+    assert report["questions"] == 60 and report["passages"] <= 60
+    # measured on all 500: 0.928 ranked first, 0.978 in the top 3
+    assert report["first_is_gold"] >= 0.85 and report["gold_in_top_k"] >= report["first_is_gold"]
+    assert "gold passage ranked first" in result.stdout

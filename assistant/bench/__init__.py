@@ -49,10 +49,11 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def _registry() -> dict[str, Callable[[BenchContext], list[Row]]]:
-    from . import indexing, spine
+    from . import indexing, search, spine
 
     return {"help": spine.bench_help, "model_load": spine.bench_model_load, "ask": spine.bench_ask,
-            "index": indexing.bench_index}
+            "index": indexing.bench_index,
+            "search": search.bench_search}
 
 
 def benchmark_names() -> list[str]:
@@ -69,13 +70,14 @@ def run(names: list[str], ctx: BenchContext) -> list[Row]:
 
 
 def format_table(rows: list[Row]) -> str:
-    header = f"{'bench':<11} {'metric':<34} {'value':>12} {'baseline':>12}  {'ratio':>7}  goal"
+    width = max([34] + [len(r.metric) for r in rows])
+    header = f"{'bench':<11} {'metric':<{width}} {'value':>12} {'baseline':>12}  {'ratio':>7}  goal"
     lines = [header, "-" * len(header)]
     for r in rows:
         base = f"{r.baseline:.3f}" if r.baseline is not None else ""
         ratio = f"{r.ratio:.2f}x" if r.ratio is not None else ""
         goal = f"{r.goal} {'met' if r.met else 'NOT met'}" if r.goal and r.met is not None else r.goal
-        lines.append(f"{r.bench:<11} {r.metric:<34} {r.value:>9.3f} {r.unit:<2} {base:>12}  {ratio:>7}  {goal}")
+        lines.append(f"{r.bench:<11} {r.metric:<{width}} {r.value:>9.3f} {r.unit:<2} {base:>12}  {ratio:>7}  {goal}")
     return "\n".join(lines)
 
 

@@ -11,6 +11,7 @@ import click
 from ..errors import ConfigError
 from .app import AppContext, root
 from .output import answer_to_json, print_sources
+from .retrieval_flags import retrieval_flags, retrieval_overrides
 
 EPILOG = """\b
 Examples:
@@ -38,7 +39,7 @@ def parse_options(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--option", "-o", "options", multiple=True, metavar="KEY=VALUE", help="A strategy option; repeatable.")
 @click.option("--top-k", type=int, help="Passages to retrieve.")
 @click.option("--no-retrieval", is_flag=True, help="Ask the model alone, without searching a collection.")
-@click.option("--mode", type=click.Choice(["dense", "bm25", "hybrid"]), help="Retrieval mode (default: hybrid).")
+@retrieval_flags
 @click.option("--max-new-tokens", type=int, help="Most tokens to generate.")
 @click.option("--temperature", type=float, help="0 = greedy; above 0 samples.")
 @click.option("--top-p", type=float, help="Nucleus sampling mass.")
@@ -56,10 +57,10 @@ def parse_options(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--trace", is_flag=True, help="Print each step of the turn after the answer.")
 @click.pass_obj
 def ask(app: AppContext, question: str, collection: str | None, strategy: str | None, options: tuple[str, ...],
-        top_k: int | None, no_retrieval: bool, mode: str | None, max_new_tokens: int | None, temperature: float | None,
+        top_k: int | None, no_retrieval: bool, max_new_tokens: int | None, temperature: float | None,
         top_p: float | None, sample_top_k: int | None, num_beams: int | None, repetition_penalty: float | None,
         stop: tuple[str, ...], seed: int | None, model: str | None, device: str | None, dtype: str | None,
-        context_window: int | None, online: bool, as_json: bool, trace: bool) -> None:
+        context_window: int | None, online: bool, as_json: bool, trace: bool, **flags: Any) -> None:
     """Answer QUESTION from your indexed documents, citing the passages used.
 
     QUESTION may be "-" to read it from standard input.
@@ -67,7 +68,7 @@ def ask(app: AppContext, question: str, collection: str | None, strategy: str | 
     if question == "-":
         question = sys.stdin.read()
     overrides: dict[str, Any] = dict(model=model, device=device, dtype=dtype, context_window=context_window,
-                                     offline=False if online else None, retrieval_mode=mode)
+                                     offline=False if online else None, **retrieval_overrides(flags))
     engine = app.engine(**overrides)
     decoding = engine.decoding(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
                                top_k=sample_top_k, num_beams=num_beams, repetition_penalty=repetition_penalty,

@@ -75,10 +75,11 @@ def eval_retrieval(app: AppContext, folder: Path, split: str, modes: str, rrf_k:
 @click.option("--mode", type=click.Choice(["dense", "bm25", "hybrid"]), help="Retrieval mode (default: hybrid).")
 @click.option("--generate", type=int, default=0, show_default=True,
               help="Also answer the first N questions with the model and check the answer's first citation.")
+@click.option("--limit", type=click.IntRange(min=1), help="Use only the first N questions (and their passages).")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Also write the results here.")
 @click.pass_obj
 def eval_citations(app: AppContext, qa_file: Path, k: int, mode: str | None, generate: int,
-                   json_path: Path | None) -> None:
+                   limit: int | None, json_path: Path | None) -> None:
     """How often the gold passage is cited first, on a QA set.
 
     The passages are indexed into a throwaway collection (your collections
@@ -87,7 +88,7 @@ def eval_citations(app: AppContext, qa_file: Path, k: int, mode: str | None, gen
     from ..atomic import write_json
     from ..evaluation.citations import evaluate_citations, load_qa
 
-    rows = load_qa(qa_file)
+    rows = load_qa(qa_file)[:limit]
     with click.progressbar(length=min(generate, len(rows)), label="answering", file=click.get_text_stream("stderr")) \
             if generate else _no_bar() as bar:
         result = evaluate_citations(lambda: app.engine(retrieval_mode=mode), rows, k, generate,

@@ -144,6 +144,16 @@ def chunk_document(document: Any, count_tokens: Callable[[str], int], max_tokens
     """Chunk a loaded document; paged documents are chunked page by page, so
     no chunk spans two pages and each records its page (1-based) and its
     line span within the whole extracted text."""
+    sections = getattr(document, "sections", ()) or ()
+    if sections:  # records: each chunked alone, cited by its line in the file, titled by its title
+        chunks = []
+        for section in sections:
+            for c in chunk_text(section.text, count_tokens, max_tokens, markdown):
+                heading = " > ".join(h for h in (section.title, c.heading) if h)
+                line = section.line if section.line is not None else c.start_line
+                chunks.append(dataclasses.replace(c, heading=heading, start_line=line,
+                                                  end_line=line if section.line is not None else c.end_line))
+        return chunks
     offsets = list(getattr(document, "page_offsets", ()) or ())
     if not offsets:
         return chunk_text(document.text, count_tokens, max_tokens, markdown)

@@ -4,6 +4,9 @@
   page starts, so chunks cite their page;
 * HTML with BeautifulSoup: the main text, without scripts, styles,
   navigation, headers, footers and forms;
+* JSONL corpora in the BEIR layout (``_id``, ``title``, ``text`` per line;
+  ``id`` is accepted for ``_id``): each record is chunked on its own, titled
+  by its title and cited by its line in the file;
 * reStructuredText and source code as text (they are text; chunking by
   blank lines keeps paragraphs and functions together).
 
@@ -12,9 +15,10 @@ A file that cannot be read raises ``ValueError`` with the reason.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from assistant import LoadedDocument
+from assistant import LoadedDocument, Section
 
 from .loaders import check_file, decode_text, load_text
 
@@ -71,3 +75,24 @@ def load_html(path: Path) -> LoadedDocument:
 
 def load_code(path: Path) -> LoadedDocument:
     return load_text(path)
+
+
+def load_jsonl(path: Path) -> LoadedDocument:
+    check_file(path)
+    sections = []
+    for number, line in enumerate(decode_text(path.read_bytes()).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError as exc:
+            raise ValueError(f"line {number} is not JSON ({exc})") from None
+        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+            raise ValueError(f"line {number} has no \"text\" field (a JSONL corpus has _id, title, text per line)")
+        text = record["text"].strip()
+        if text:
+            sections.append(Section(text=text, title=str(record.get("title") or "").strip(), line=number,
+                                    id=str(record.get("_id", record.get("id", "")))))
+    if not sections:
+        raise ValueError("no records with text")
+    return LoadedDocument(text="\n\n".join(s.text for s in sections), sections=tuple(sections))

@@ -22,13 +22,19 @@ def fts_query(text: str) -> str | None:
     return " OR ".join(f'"{w}"' for w in words) or None
 
 
-def bm25_search(con: sqlite3.Connection, query: str, k: int, table: str = "chunks_fts") -> list[tuple[int, float]]:
-    """(rowid, score) best first; the score is BM25 (higher is better)."""
+def bm25_search(con: sqlite3.Connection, query: str, k: int, table: str = "chunks_fts",
+                where: tuple[str, list[str]] | None = None) -> list[tuple[int, float]]:
+    """(rowid, score) best first; the score is BM25 (higher is better).
+
+    ``where``: an optional (condition, parameters) on the ``chunks`` table
+    that the rows must meet (metadata filters)."""
     match = fts_query(query)
     if match is None or k <= 0:
         return []
-    rows = con.execute(f"SELECT rowid, -bm25({table}) FROM {table} WHERE {table} MATCH ? "
-                       f"ORDER BY bm25({table}) LIMIT ?", (match, k)).fetchall()
+    condition, params = where or ("", [])
+    restrict = f" AND rowid IN (SELECT id FROM chunks WHERE {condition})" if condition else ""
+    rows = con.execute(f"SELECT rowid, -bm25({table}) FROM {table} WHERE {table} MATCH ?{restrict} "
+                       f"ORDER BY bm25({table}) LIMIT ?", (match, *params, k)).fetchall()
     return [(int(r), float(s)) for r, s in rows]
 
 

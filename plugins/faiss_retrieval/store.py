@@ -4,7 +4,8 @@ Layout of ``<collections>/<name>/``::
 
     manifest.json          format version, embedder, dimension, chunker settings,
                            root folder, and the generation now in use
-    index-<gen>.faiss      FAISS's own format (IndexIDMap2 over inner product)
+    index-<gen>.faiss      FAISS's own format: IndexIDMap2 over inner product, or
+                           IndexIVFFlat once the collection is large (vector_index.py)
     docstore-<gen>.sqlite  files (path, hash, size, mtime, chunk ids), chunks, and
                            their FTS5 full-text index for BM25
 
@@ -19,7 +20,7 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,7 @@ class Manifest:
     chunks: int
     files: int
     format_version: int = FORMAT_VERSION
+    index: dict[str, Any] = field(default_factory=dict)  # vector_index.IndexInfo: kind, nlist, trained_on
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
