@@ -67,8 +67,9 @@ class AppContext:
 HELP = """A retrieval-augmented assistant that runs on your own machine.
 
 \b
-Index a folder, then ask questions about it:
+Index a folder, then chat with it or ask questions about it:
   assistant index ~/notes                 # build or refresh the index
+  assistant chat                          # the terminal UI (also: plain `assistant`)
   assistant ask "How do I ...?"           # answer + the passages it cites
   assistant ask "..." --strategy zero_shot --top-k 4 --json
 \b
@@ -91,4 +92,11 @@ def root(ctx: click.Context, config_path: Path | None, plugins_dir: str | None) 
     obj.config_path = config_path or obj.config_path
     obj.plugins_dir = plugins_dir or obj.plugins_dir
     if ctx.invoked_subcommand is None:
-        click.echo(ctx.get_help())
+        import sys
+
+        if sys.stdin.isatty() and sys.stdout.isatty():
+            from .chat import chat
+
+            ctx.invoke(chat)
+        else:
+            click.echo(ctx.get_help())

@@ -1,0 +1,1 @@
+"""The Textual terminal UI (`assistant chat`). Importing this package imports nothing heavy; `app` imports textual."""

@@ -1,0 +1,334 @@
+"""`assistant chat`: the Textual chat app over a :class:`ChatSession`.
+
+The window paints at once; the model loads in a thread worker meanwhile
+(the header says so), and a question asked before it is ready simply waits
+for it. Answers run in a thread worker and stream into the message as
+Markdown through thread-safe messages, so the UI keeps handling keys while
+the model generates (Esc stops it at the next token).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.widgets import Footer, Header, Input, ListView, TabbedContent, TabPane
+
+from ..errors import AssistantError
+from .screens import HelpScreen, PickerScreen, PromptScreen, RankScreen, SourceScreen
+from .session import ChatSession, GenerationStopped
+from .widgets import AnswerMessage, SourceItem, SourcesPanel, TracePanel, UserMessage
+
+KEYS = [  # (action, default keys, description); ids let the config file rebind them
+    ("stop", "escape", "Stop the answer"),
+    ("regenerate", "ctrl+r", "Regenerate the last answer"),
+    ("rank", "ctrl+f", "Draw several answers and rank them (face-off)"),
+    ("rate_up", "ctrl+g", "Good answer (thumbs up)"),
+    ("rate_down", "ctrl+b", "Bad answer (thumbs down, with a comment)"),
+    ("copy", "ctrl+y", "Copy the last answer"),
+    ("sources", "ctrl+s", "Go to the sources; Enter opens one"),
+    ("trace", "ctrl+t", "Show the trace of the last answer"),
+    ("pick_strategy", "ctrl+o", "Choose the strategy"),
+    ("pick_collection", "ctrl+l", "Choose the collection"),
+    ("temperature", "f2", "Set the sampling temperature"),
+    ("new_conversation", "ctrl+n", "Start a new conversation"),
+    ("help", "f1", "This help"),
+    ("quit", "ctrl+q", "Quit"),
+]
+
+
+class Piece(Message):
+    """A streamed piece of text for an answer (posted from the worker thread)."""
+
+    def __init__(self, view: AnswerMessage, text: str) -> None:
+        super().__init__()
+        self.view, self.text = view, text
+
+
+class ChatApp(App[None]):
+    TITLE = "assistant"
+    CSS = """
+    #main { height: 1fr; }
+    #chat { width: 3fr; padding: 0 1; }
+    #side { width: 2fr; border-left: solid $primary 40%; }
+    #question { dock: bottom; margin: 0 1; }
+    SourcesPanel, TracePanel { height: 1fr; }
+    """
+    BINDINGS = [Binding(keys, action, text, id=action, show=action in
+                        ("stop", "regenerate", "rank", "rate_up", "rate_down", "help", "quit"))
+                for action, keys, text in KEYS]
+
+    def __init__(self, session: ChatSession, rank_samples: int = 2) -> None:
+        super().__init__()
+        self.session = session
+        self.rank_samples = rank_samples
+        self.busy = False
+        self.started = time.perf_counter()
+        self.first_paint_s: float | None = None
+        self.enter_at: float | None = None
+        self.first_shown_at: float | None = None
+        keys = session.engine.settings.plugin_options("tui").get("keys", {})
+        if keys:
+            self.set_keymap({str(k): str(v) for k, v in keys.items()})
+
+    # ------------------------------------------------------------------ layout
+
+    def compose(self) -> Any:
+        yield Header()
+        with Horizontal(id="main"):
+            yield VerticalScroll(id="chat")
+            with TabbedContent(id="side"):
+                with TabPane("Sources", id="sources-tab"):
+                    yield SourcesPanel(id="sources")
+                with TabPane("Trace", id="trace-tab"):
+                    yield TracePanel("no answer yet", id="trace")
+        yield Input(placeholder="Ask about your documents…  (Enter sends · F1 help)", id="question")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.update_header()
+        self.query_one("#question", Input).focus()
+        self.call_after_refresh(self._painted)
+        self.load_model()
+
+    def _painted(self) -> None:
+        if self.first_paint_s is None:
+            self.first_paint_s = time.perf_counter() - self.started
+
+    def update_header(self) -> None:
+        s = self.session
+        settings = s.engine.settings
+        temperature = settings.temperature if s.temperature is None else s.temperature
+        self.sub_title = (f"{s.collection or settings.collection} · {s.strategy or settings.strategy} · "
+                          f"T={temperature:g} · {s.status}")
+
+    def set_status(self, status: str) -> None:
+        self.session.status = status
+        self.update_header()
+
+    @work(thread=True, exclusive=True, group="load")
+    def load_model(self) -> None:
+        try:
+            self.session.load(report=lambda status: self.call_from_thread(self.set_status, status))
+        except AssistantError as exc:
+            self.call_from_thread(self.notify, str(exc), title="model", severity="error", timeout=15)
+        except Exception as exc:  # a bug, but the window stays usable
+            self.call_from_thread(self.notify, f"{type(exc).__name__}: {exc}", title="model", severity="error")
+
+    # ------------------------------------------------------------------ asking
+
+    @on(Input.Submitted, "#question")
+    def submitted(self, event: Input.Submitted) -> None:
+        question = event.value.strip()
+        if not question:
+            return
+        if self.busy:
+            self.notify("an answer is still being written; Esc stops it", severity="warning")
+            return
+        event.input.value = ""
+        self.enter_at = time.perf_counter()
+        self.first_shown_at = None
+        self.start_turn(question)
+
+    def start_turn(self, question: str, samples: int = 1) -> None:
+        chat = self.query_one("#chat", VerticalScroll)
+        view = AnswerMessage()
+        chat.mount(UserMessage(question))
+        chat.mount(view)
+        chat.scroll_end(animate=False)
+        self.busy = True
+        self.answer(question, view, samples)
+
+    @work(thread=True, exclusive=True, group="answer")
+    def answer(self, question: str, view: AnswerMessage, samples: int) -> None:
+        try:
+            turn = self.session.ask(question, on_text=lambda text: self.post_message(Piece(view, text)),
+                                    samples=samples)
+        except GenerationStopped:
+            self.call_from_thread(self.turn_failed, view, "stopped (Esc); not kept in the conversation")
+        except AssistantError as exc:
+            self.call_from_thread(self.turn_failed, view, f"error: {exc.message}", str(exc))
+        except Exception as exc:
+            self.call_from_thread(self.turn_failed, view, "failed", f"{type(exc).__name__}: {exc}")
+        else:
+            self.call_from_thread(self.turn_done, view, turn, samples)
+
+    async def on_piece(self, message: Piece) -> None:
+        await message.view.write(message.text)
+        if self.first_shown_at is None:
+            self.first_shown_at = time.perf_counter()
+        self.query_one("#chat", VerticalScroll).scroll_end(animate=False)
+
+    async def turn_done(self, view: AnswerMessage, turn: Any, samples: int) -> None:
+        self.busy = False
+        answer = turn.answer
+        labels = " ".join(f"[{s.number}]" for s in turn.sources) or "none"
+        await view.finish(answer.text, f"{answer.model} · {answer.usage.ms / 1000:.1f} s · "
+                                       f"{answer.usage.completion_tokens} tokens · sources {labels}")
+        self.query_one("#sources", SourcesPanel).show(turn)
+        self.query_one("#trace", TracePanel).show(turn)
+        self.query_one("#chat", VerticalScroll).scroll_end(animate=False)
+        for notice in answer.notices:
+            self.notify(notice, title="note", severity="warning")
+        if samples > 1:
+            self.push_screen(RankScreen(answer), self.ranked)
+
+    async def turn_failed(self, view: AnswerMessage, status: str, error: str | None = None) -> None:
+        self.busy = False
+        await view.finish(None, status)
+        if error:
+            self.notify(error, title="answer", severity="error", timeout=10)
+
+    # ------------------------------------------------------------------ actions
+
+    def action_stop(self) -> None:
+        if self.busy:
+            self.session.stop()
+        elif isinstance(self.focused, ListView):
+            self.query_one("#question", Input).focus()
+
+    def action_regenerate(self) -> None:
+        self._again(samples=1)
+
+    def action_rank(self) -> None:
+        self._again(samples=self.rank_samples)
+
+    def _again(self, samples: int) -> None:
+        if self.busy:
+            self.notify("wait for the answer to finish, or press Esc", severity="warning")
+            return
+        try:
+            question = self.session.regenerate_question()
+        except AssistantError as exc:
+            self.notify(str(exc), severity="warning")
+            return
+        self.enter_at = time.perf_counter()
+        self.first_shown_at = None
+        self.start_turn(question, samples)
+
+    def ranked(self, order: str | None) -> None:
+        if not order:
+            return
+        try:
+            ranking = self.session.rank(order)
+        except AssistantError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.notify("ranking saved: " + " > ".join("=".join(a.rsplit("-", 1)[1] for a in tier)
+                                                   for tier in ranking), title="feedback")
+
+    def action_rate_up(self) -> None:
+        self._rate(1, "")
+
+    def action_rate_down(self) -> None:
+        if self.session.last_answer is None:
+            self.notify("there is no answer to rate yet", severity="warning")
+            return
+        self.push_screen(PromptScreen("What was wrong? (optional)", placeholder="a comment"),
+                         lambda comment: None if comment is None else self._rate(-1, comment))
+
+    def _rate(self, value: int, comment: str) -> None:
+        try:
+            notices = self.session.rate(value, comment)
+        except AssistantError as exc:
+            self.notify(str(exc), severity="warning")
+            return
+        for notice in notices:
+            self.notify(notice, severity="warning")
+        self.notify("thanks: rated " + ("up" if value > 0 else "down"), title="feedback")
+
+    def action_copy(self) -> None:
+        answer = self.session.last_answer
+        if answer is None:
+            self.notify("there is no answer to copy yet", severity="warning")
+            return
+        self.copy_to_clipboard(answer.text)
+        self.notify("answer copied to the clipboard")
+
+    def action_sources(self) -> None:
+        self.query_one("#side", TabbedContent).active = "sources-tab"
+        self.query_one("#sources", SourcesPanel).focus()
+
+    def action_trace(self) -> None:
+        self.query_one("#side", TabbedContent).active = "trace-tab"
+        self.query_one("#trace", TracePanel).focus()
+
+    @on(ListView.Selected, "#sources")
+    def open_source(self, event: ListView.Selected) -> None:
+        if isinstance(event.item, SourceItem):
+            passage = event.item.source.passage
+            root = None
+            try:
+                root = self.session.engine.retriever(passage.collection).info().root
+            except AssistantError:
+                pass
+            self.push_screen(SourceScreen(passage, root))
+
+    def action_pick_strategy(self) -> None:
+        registry = self.session.engine.host.registry.of("strategy")
+        choices = [(name, ((reg.obj.__doc__ or "").strip().splitlines() or [""])[0]) for name, reg in
+                   sorted(registry.items())]
+        current = self.session.strategy or self.session.engine.settings.strategy
+        self.push_screen(PickerScreen("Strategy for the next turns", choices, current), self._set_strategy)
+
+    def _set_strategy(self, name: str | None) -> None:
+        if name:
+            self.session.strategy = name
+            self.update_header()
+
+    def action_pick_collection(self) -> None:
+        from ..paths import collections_dir
+
+        folder = collections_dir()
+        names = sorted(p.name for p in folder.iterdir() if (p / "manifest.json").exists()) if folder.exists() else []
+        if not names:
+            self.notify("no collections yet: run `assistant index FOLDER` first", severity="warning")
+            return
+        current = self.session.collection or self.session.engine.settings.collection
+        self.push_screen(PickerScreen("Collection to search", [(n, "") for n in names], current),
+                         self._set_collection)
+
+    def _set_collection(self, name: str | None) -> None:
+        if name:
+            self.session.collection = name
+            self.update_header()
+
+    def action_temperature(self) -> None:
+        settings = self.session.engine.settings
+        current = settings.temperature if self.session.temperature is None else self.session.temperature
+        self.push_screen(PromptScreen("Temperature (0 = greedy)", f"{current:g}"), self._set_temperature)
+
+    def _set_temperature(self, value: str | None) -> None:
+        if value is None:
+            return
+        try:
+            temperature = float(value)
+            if temperature < 0:
+                raise ValueError
+        except ValueError:
+            self.notify(f"temperature must be a number ≥ 0, not {value!r}", severity="error")
+            return
+        self.session.temperature = temperature
+        self.update_header()
+
+    def action_new_conversation(self) -> None:
+        if self.busy:
+            self.notify("wait for the answer to finish, or press Esc", severity="warning")
+            return
+        self.session.new_conversation()
+        self.query_one("#chat", VerticalScroll).remove_children()
+        self.query_one("#sources", SourcesPanel).clear()
+        self.notify("new conversation")
+
+    def action_help(self) -> None:
+        rows = [(self._key_of(action, keys), text) for action, keys, text in KEYS]
+        self.push_screen(HelpScreen(rows))
+
+    def _key_of(self, action: str, default: str) -> str:
+        keys = self.session.engine.settings.plugin_options("tui").get("keys", {})
+        return str(keys.get(action, default))

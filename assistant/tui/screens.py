@@ -1,0 +1,156 @@
+"""Modal screens: help, pickers, ranking candidates, reading a source."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, Markdown, OptionList, Static
+from textual.widgets.option_list import Option
+
+from ..types import Answer, Passage
+
+MODAL_CSS = """
+ModalScreen { align: center middle; }
+ModalScreen > Vertical { width: 90%; max-width: 110; height: auto; max-height: 90%;
+                         border: round $primary; background: $surface; padding: 1 2; }
+ModalScreen .title { text-style: bold; margin-bottom: 1; }
+ModalScreen .hint { color: $text-muted; margin-top: 1; }
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    """Every key, generated from the app's bindings."""
+
+    DEFAULT_CSS = MODAL_CSS
+    BINDINGS = [Binding("escape,q,f1", "dismiss", "Close")]
+
+    def __init__(self, bindings: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.rows = bindings
+
+    def compose(self) -> Any:
+        table = "\n".join(f"| `{key}` | {text} |" for key, text in self.rows)
+        with Vertical():
+            yield Label("Keys", classes="title")
+            yield Markdown("| key | action |\n|---|---|\n" + table + "\n\nType a question and press Enter. "
+                           "Ctrl+P opens the command palette; keys can be changed in the config file "
+                           "(`[plugins.tui.keys]`, e.g. `regenerate = \"ctrl+r\"`).")
+            yield Static("Esc closes", classes="hint")
+
+
+class PickerScreen(ModalScreen[str | None]):
+    """Choose one of ``choices`` (value, description); returns the value or None."""
+
+    DEFAULT_CSS = MODAL_CSS
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(self, title: str, choices: list[tuple[str, str]], current: str | None = None) -> None:
+        super().__init__()
+        self.title_text = title
+        self.choices = choices
+        self.current = current
+
+    def compose(self) -> Any:
+        with Vertical():
+            yield Label(self.title_text, classes="title")
+            options = [Option(f"{'● ' if value == self.current else '  '}{value}  {desc}", id=value)
+                       for value, desc in self.choices]
+            yield OptionList(*options)
+            yield Static("Enter chooses · Esc cancels", classes="hint")
+
+    def on_mount(self) -> None:
+        option_list = self.query_one(OptionList)
+        ids = [value for value, _ in self.choices]
+        if self.current in ids:
+            option_list.highlighted = ids.index(self.current)
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+
+class PromptScreen(ModalScreen[str | None]):
+    """Ask for one line of text (a comment, a setting value)."""
+
+    DEFAULT_CSS = MODAL_CSS
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(self, title: str, value: str = "", placeholder: str = "") -> None:
+        super().__init__()
+        self.title_text, self.value, self.placeholder = title, value, placeholder
+
+    def compose(self) -> Any:
+        with Vertical():
+            yield Label(self.title_text, classes="title")
+            yield Input(self.value, placeholder=self.placeholder)
+            yield Static("Enter confirms · Esc cancels", classes="hint")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value)
+
+
+class RankScreen(ModalScreen[str | None]):
+    """Show the candidates of an answer, numbered; the user types their order."""
+
+    DEFAULT_CSS = MODAL_CSS + "RankScreen .candidate { margin-bottom: 1; }"
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(self, answer: Answer) -> None:
+        super().__init__()
+        self.answer = answer
+
+    def compose(self) -> Any:
+        with Vertical():
+            yield Label(f"Rank {len(self.answer.candidates)} answers to: {self.answer.question}", classes="title")
+            with VerticalScroll():
+                for i, candidate in enumerate(self.answer.candidates, start=1):
+                    yield Static(f"[b]{i}[/b]  {candidate.text.strip()}", classes="candidate")
+            yield Input(placeholder="best first, '=' for ties, e.g. 2 1 or 1=2 3", id="order")
+            yield Static("Enter saves the ranking to the feedback store · Esc cancels", classes="hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#order", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value)
+
+
+class SourceScreen(ModalScreen[None]):
+    """A cited passage in its file, the passage's lines marked."""
+
+    DEFAULT_CSS = MODAL_CSS
+    BINDINGS = [Binding("escape,q", "dismiss", "Close")]
+
+    def __init__(self, passage: Passage, root: str | None) -> None:
+        super().__init__()
+        self.passage = passage
+        self.root = root
+
+    def context(self, around: int = 12) -> str:
+        """The passage's lines with some lines before and after, from the file when it is text."""
+        p = self.passage
+        path = Path(self.root) / p.source if self.root else None
+        if path is None or p.start_line is None or p.page is not None or not path.is_file():
+            return p.text
+        try:
+            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            return p.text
+        end = p.end_line or p.start_line
+        first, last = max(1, p.start_line - around), min(len(lines), end + around)
+        out = []
+        for number in range(first, last + 1):
+            mark = "▌" if p.start_line <= number <= end else " "
+            out.append(f"{number:>5} {mark} {lines[number - 1]}")
+        return "\n".join(out)
+
+    def compose(self) -> Any:
+        with Vertical():
+            yield Label(f"{self.passage.location}" + (f"  ({self.passage.heading})" if self.passage.heading else ""),
+                        classes="title")
+            with VerticalScroll():
+                yield Static(self.context(), markup=False)
+            yield Static("Esc closes", classes="hint")

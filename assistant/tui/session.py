@@ -1,0 +1,170 @@
+"""What the chat screen does, without the screen: load the model in the
+background, answer in a conversation with cancellation, regenerate, rate and
+rank. The Textual app is a thin face over a :class:`ChatSession`; tests can
+drive either.
+
+Thread safety: the model and the embedder load once, under a lock, in
+whichever thread first needs them (the app starts a loader thread at once,
+so the window is usable while the ~4 s load runs). Answers run in a worker
+thread; Esc sets an event that the streaming callback checks, which stops
+generation at the next token.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..conversation import Conversation, Turn
+from ..errors import AssistantError, ConfigError
+from ..types import Answer, Feedback
+
+
+class GenerationStopped(AssistantError):
+    """The user stopped the answer (Esc)."""
+
+
+@dataclass
+class Timing:
+    """When the last turn's milestones happened (perf_counter seconds)."""
+
+    submitted: float = 0.0
+    engine_called: float = 0.0
+    first_piece: float | None = None
+    finished: float | None = None
+
+
+@dataclass
+class ChatSession:
+    engine: Any
+    strategy: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    temperature: float | None = None
+    max_new_tokens: int | None = None
+    collection: str | None = None
+    status: str = "not loaded"
+    timing: Timing = field(default_factory=Timing)
+
+    def __post_init__(self) -> None:
+        self.conversation = Conversation(self.engine)
+        self._load_lock = threading.Lock()
+        self._loaded = False
+        self._stop = threading.Event()
+
+    # ------------------------------------------------------------------ loading
+
+    def load(self, report: Callable[[str], None] = lambda s: None) -> None:
+        """Load the generator and the embedder (idempotent, thread-safe)."""
+        with self._load_lock:
+            if self._loaded:
+                return
+            self.status = "loading model"
+            report(self.status)
+            try:
+                self.engine.llm  # noqa: B018  (loads, converting the GGUF once)
+                retriever = self.engine.retriever(self.collection)
+                if retriever.exists():
+                    retriever.embed(["warm-up"])
+            except Exception:
+                self.status = "model failed to load"
+                report(self.status)
+                raise
+            self._loaded = True
+            self.status = "ready"
+            report(self.status)
+
+    @property
+    def loaded(self) -> bool:
+        return self._loaded
+
+    @property
+    def model_name(self) -> str:
+        return self.engine.llm.name if self._loaded else self.engine.settings.model
+
+    # ------------------------------------------------------------------ turns
+
+    def decoding(self) -> Any:
+        return self.engine.decoding(temperature=self.temperature, max_new_tokens=self.max_new_tokens)
+
+    def ask(self, question: str, on_text: Callable[[str], None] | None = None, samples: int = 1) -> Turn:
+        """Answer ``question`` in the conversation; ``samples`` > 1 draws candidates to rank."""
+        self._stop.clear()
+        self.timing = Timing(submitted=time.perf_counter())
+        self.load()
+
+        def piece(text: str) -> None:
+            if self._stop.is_set():
+                raise GenerationStopped("stopped")
+            if self.timing.first_piece is None:
+                self.timing.first_piece = time.perf_counter()
+            if on_text is not None:
+                on_text(text)
+
+        options = dict(self.options)
+        decoding = self.decoding()
+        if samples > 1:
+            options["samples"] = samples
+            if decoding.temperature == 0:  # greedy samples would all be the same answer
+                decoding = self.engine.decoding(temperature=0.8, top_p=0.95, max_new_tokens=self.max_new_tokens)
+        self.timing.engine_called = time.perf_counter()
+        turn = self.conversation.ask(question, on_text=piece, strategy=self.strategy, options=options or None,
+                                     decoding=decoding, collection=self.collection)
+        self.timing.finished = time.perf_counter()
+        return turn
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def regenerate_question(self) -> str:
+        """Forget the last turn and return its question, to ask again."""
+        if not self.conversation.turns:
+            raise ConfigError("there is no answer to regenerate yet", "ask a question first")
+        return self.conversation.turns.pop().answer.question
+
+    @property
+    def last_answer(self) -> Answer | None:
+        return self.conversation.turns[-1].answer if self.conversation.turns else None
+
+    # ------------------------------------------------------------------ feedback
+
+    def rate(self, value: int, comment: str = "") -> list[str]:
+        answer = self._need_answer()
+        return self.engine.feedback(Feedback(kind="rating", answer_ids=(answer.id,), value=float(value),
+                                             comment=comment))
+
+    def rank(self, order: str) -> tuple[tuple[str, ...], ...]:
+        """Rank the last answer's candidates: ``order`` like "2 1 3" or "1=2 3" (best first)."""
+        answer = self._need_answer()
+        count = len(answer.candidates)
+        if count < 2:
+            raise ConfigError("the last answer has only one candidate", "draw several with the rank key first")
+        tiers: list[tuple[str, ...]] = []
+        seen: set[int] = set()
+        for tier in order.split():
+            numbers = []
+            for part in tier.split("="):
+                if not part.isdigit() or not 1 <= int(part) <= count or int(part) in seen:
+                    raise ConfigError(f"bad ranking {order!r}",
+                                      f"list candidate numbers 1-{count} best first, '=' for ties, e.g. 2 1")
+                seen.add(int(part))
+                numbers.append(f"{answer.id}-{int(part) - 1}")
+            tiers.append(tuple(numbers))
+        if len(seen) < 2:
+            raise ConfigError("a ranking needs at least two candidates", "e.g. 2 1")
+        ranking = tuple(tiers)
+        notices = self.engine.feedback(Feedback(kind="ranking", answer_ids=tuple(a for t in ranking for a in t),
+                                                ranking=ranking))
+        if notices:
+            raise ConfigError("; ".join(notices))
+        return ranking
+
+    def _need_answer(self) -> Answer:
+        if self.last_answer is None:
+            raise ConfigError("there is no answer yet", "ask a question first")
+        return self.last_answer
+
+    def new_conversation(self) -> None:
+        self.conversation.clear()

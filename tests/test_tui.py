@@ -1,0 +1,255 @@
+"""The terminal UI, driven by Textual's Pilot: a real app, a real index, the
+real feedback store; the scripted model for control flow and the embedded
+model for one end-to-end run."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from assistant import Settings
+from assistant.engine import Engine
+from assistant.llm import TextStream
+from assistant.testing import ScriptedLLM, write_tiny_corpus
+from assistant.tui.app import ChatApp
+from assistant.tui.screens import HelpScreen, PickerScreen, PromptScreen, RankScreen, SourceScreen
+from assistant.tui.session import ChatSession
+from assistant.tui.widgets import AnswerMessage, SourcesPanel, TracePanel
+from assistant_plugins.feedback import open_store
+
+pytestmark = pytest.mark.asyncio
+SIZE = (120, 40)
+
+
+class SlowLLM(ScriptedLLM):
+    """Streams one word every ``delay`` seconds, like a slow model."""
+
+    delay: float = 0.05
+
+    def stream(self, prompt, decoding=None, label="stream") -> TextStream:
+        inner = super().stream(prompt, decoding, label)
+        delay = self.delay
+
+        def pieces(stream: TextStream) -> Iterator[str]:
+            for piece in inner:
+                time.sleep(delay)
+                yield piece
+            stream.candidate = inner.candidate
+
+        return TextStream(pieces)
+
+
+@pytest.fixture
+def indexed(home, tmp_path):
+    corpus = write_tiny_corpus(tmp_path / "tiny")
+    Engine(Settings(device="cpu")).index(corpus)
+    return corpus
+
+
+def make_app(llm, **settings) -> ChatApp:
+    engine = Engine(Settings(device="cpu", **settings), llm=llm)
+    return ChatApp(ChatSession(engine))
+
+
+async def ask(pilot, question: str) -> None:
+    await pilot.click("#question")
+    for key in question:
+        await pilot.press(key if key != " " else "space")
+    await pilot.press("enter")
+
+
+async def until(pilot, condition, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("the UI did not get there in time")
+        await pilot.pause(0.05)
+
+
+def answers(app) -> list[AnswerMessage]:
+    return list(app.query(AnswerMessage))
+
+
+async def test_ask_streams_the_answer_then_shows_sources_and_trace(indexed):
+    llm = ScriptedLLM(lambda prompt, i: "Barn owls hunt at **night** [1].")
+    app = make_app(llm, top_k=2)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.session.loaded)
+        assert "ready" in app.sub_title and "zero_shot" in app.sub_title
+        await ask(pilot, "When do owls hunt?")
+        await until(pilot, lambda: not app.busy and app.session.last_answer is not None)
+        view = answers(app)[0]
+        assert view.text == "Barn owls hunt at **night** [1]."
+        assert "sources [1]" in str(view.status.render())
+        items = list(app.query_one(SourcesPanel).children)
+        assert len(items) == 2 and "owls.md" in str(items[0].source.passage.location)
+        assert "zero_shot" in str(app.query_one(TracePanel).root.label)
+        # a follow-up sees the first turn; the conversation keeps growing
+        await ask(pilot, "Why?")
+        await until(pilot, lambda: not app.busy and len(app.session.conversation.turns) == 2)
+        assert "When do owls hunt?" in llm.calls[-1].prompts[0]
+
+
+async def test_keys_work_while_an_answer_is_generated_and_esc_stops_it(indexed):
+    llm = SlowLLM(lambda prompt, i: " ".join(["word"] * 200))
+    app = make_app(llm)
+    async with app.run_test(size=SIZE) as pilot:
+        await ask(pilot, "Tell me everything")
+        await until(pilot, lambda: len(answers(app)) == 1 and answers(app)[0].text)
+        # the UI is responsive mid-answer: a dialog opens and closes
+        await pilot.press("f2")
+        await until(pilot, lambda: isinstance(app.screen, PromptScreen))
+        assert app.busy
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, PromptScreen))
+        words_before = len(answers(app)[0].text.split())
+        await pilot.press("escape")  # stop the answer
+        await until(pilot, lambda: not app.busy)
+        view = answers(app)[0]
+        assert "stopped" in str(view.status.render())
+        assert words_before < len(view.text.split()) + 1 < 200
+        assert app.session.conversation.turns == []  # a stopped answer is not kept
+
+
+async def test_rank_two_candidates_into_the_feedback_store(indexed):
+    replies = iter(["First answer.", "Owls hunt at night.", "Owls sleep by day."])
+    app = make_app(ScriptedLLM(lambda prompt, i: next(replies)))
+    async with app.run_test(size=SIZE) as pilot:
+        await ask(pilot, "When do owls hunt?")
+        await until(pilot, lambda: not app.busy and app.session.last_answer is not None)
+        await pilot.press("ctrl+f")
+        await until(pilot, lambda: isinstance(app.screen, RankScreen))
+        answer = app.session.last_answer
+        assert [c.text for c in answer.candidates] == ["Owls hunt at night.", "Owls sleep by day."]
+        for key in "2 1":
+            await pilot.press(key if key != " " else "space")
+        await pilot.press("enter")
+        await until(pilot, lambda: not isinstance(app.screen, RankScreen))
+        await until(pilot, lambda: any("ranking saved" in n.message for n in app._notifications))
+        app.ranked("1 1")  # a malformed ranking is refused with the reason, nothing stored
+        await until(pilot, lambda: any("bad ranking" in n.message for n in app._notifications))
+    store = open_store(app.session.engine.settings)
+    try:
+        ranking = [e for e in store.events() if e.kind == "ranking"][-1]
+        assert ranking.ranking == ((f"{answer.id}-1",), (f"{answer.id}-0",))
+        assert {a.id for a in store.siblings(f"{answer.id}-0")} >= {f"{answer.id}-0", f"{answer.id}-1"}
+    finally:
+        store.close()
+
+
+async def test_rate_copy_and_bad_rankings_give_notifications(indexed):
+    app = make_app(ScriptedLLM("Owls hunt at night."))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+g")  # nothing to rate yet: a warning, not a crash
+        await until(pilot, lambda: any("no answer" in n.message for n in app._notifications))
+        await ask(pilot, "When do owls hunt?")
+        await until(pilot, lambda: not app.busy and app.session.last_answer is not None)
+        await pilot.press("ctrl+g")
+        await pilot.press("ctrl+b")
+        await until(pilot, lambda: isinstance(app.screen, PromptScreen))
+        for key in "vague":
+            await pilot.press(key)
+        await pilot.press("enter")
+        await pilot.press("ctrl+y")
+        await until(pilot, lambda: any("copied" in n.message for n in app._notifications))
+        app.ranked("1 2")  # one answer has nothing to rank against: refused with the reason
+        await until(pilot, lambda: any("only one candidate" in n.message for n in app._notifications))
+    store = open_store(app.session.engine.settings)
+    try:
+        ratings = [(e.value, e.comment) for e in store.events() if e.kind == "rating"]
+        assert ratings == [(1.0, ""), (-1.0, "vague")]
+    finally:
+        store.close()
+
+
+async def test_open_a_source_in_its_file(indexed):
+    app = make_app(ScriptedLLM("International Orange [1]."), top_k=1)
+    async with app.run_test(size=SIZE) as pilot:
+        await ask(pilot, "What colour is the Golden Gate Bridge?")
+        await until(pilot, lambda: not app.busy and app.session.last_answer is not None)
+        await pilot.press("ctrl+s")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, SourceScreen))
+        text = app.screen.context()
+        assert "▌ Its colour is called International Orange." in text and "5" in text
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, SourceScreen))
+
+
+async def test_pickers_help_and_new_conversation(indexed):
+    app = make_app(ScriptedLLM("An answer."))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f1")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await pilot.press("escape")
+        await pilot.press("ctrl+o")
+        await until(pilot, lambda: isinstance(app.screen, PickerScreen))
+        await pilot.press("enter")
+        await until(pilot, lambda: not isinstance(app.screen, PickerScreen))
+        assert app.session.strategy == "zero_shot"
+        await pilot.press("ctrl+l")
+        await until(pilot, lambda: isinstance(app.screen, PickerScreen))
+        await pilot.press("enter")
+        await until(pilot, lambda: not isinstance(app.screen, PickerScreen))
+        assert app.session.collection == "default" and "default" in app.sub_title
+        await pilot.press("f2")
+        await until(pilot, lambda: isinstance(app.screen, PromptScreen))
+        await pilot.press("ctrl+a", "ctrl+k")  # clear the field (Input's own keys)
+        for key in "0.7":
+            await pilot.press(key)
+        await pilot.press("enter")
+        await until(pilot, lambda: app.session.temperature == 0.7)
+        assert "T=0.7" in app.sub_title
+        await ask(pilot, "Hello there")
+        await until(pilot, lambda: not app.busy and app.session.last_answer is not None)
+        await pilot.press("ctrl+n")
+        await until(pilot, lambda: not answers(app))
+        assert app.session.conversation.turns == []
+
+
+async def test_key_bindings_come_from_the_config(indexed):
+    app = make_app(ScriptedLLM("x"), plugins={"tui": {"keys": {"help": "f9"}}})
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f9")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        assert ("f9", "This help") in app.screen.rows
+
+
+async def test_errors_become_notifications(home):
+    app = make_app(ScriptedLLM("x"), collection="missing")
+    async with app.run_test(size=SIZE) as pilot:
+        await ask(pilot, "Anything?")
+        await until(pilot, lambda: not app.busy and answers(app) and "error" in str(answers(app)[0].status.render()))
+        assert any("has not been indexed" in n.message for n in app._notifications)
+        assert app.is_running
+
+
+@pytest.mark.real_model
+async def test_end_to_end_on_the_embedded_model(sample_engine):
+    from assistant.paths import data_dir  # noqa: F401  (sample_engine set up its own data folder)
+
+    app = ChatApp(ChatSession(sample_engine))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.session.loaded, timeout=120)
+        await ask(pilot, "Where are the converted model weights kept?")
+        await until(pilot, lambda: len(answers(app)) == 1 and not app.busy, timeout=180)
+        assert answers(app)[0].pieces > 3  # it was streamed piece by piece, not shown at the end
+        answer = app.session.last_answer
+        assert answer is not None and answer.text.strip()
+        assert answers(app)[0].text.strip() == answer.text.strip()
+        assert [item.source.passage.source for item in app.query_one(SourcesPanel).children][0] == "models.md"
+        await pilot.press("ctrl+f")
+        await until(pilot, lambda: isinstance(app.screen, RankScreen), timeout=240)
+        await pilot.press("1", "space", "2", "enter")
+        await until(pilot, lambda: not isinstance(app.screen, RankScreen))
+        ranked_id = app.session.last_answer.id
+    store = open_store(sample_engine.settings)
+    try:
+        ranking = [e for e in store.events() if e.kind == "ranking"][-1]
+        assert ranking.ranking == ((f"{ranked_id}-0",), (f"{ranked_id}-1",))
+    finally:
+        store.close()
+    await asyncio.sleep(0)
