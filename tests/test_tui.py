@@ -215,7 +215,7 @@ async def test_key_bindings_come_from_the_config(indexed):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("f9")
         await until(pilot, lambda: isinstance(app.screen, HelpScreen))
-        assert ("f9", "This help") in app.screen.rows
+        assert ("f9", "All keys") in app.screen.rows
 
 
 async def test_errors_become_notifications(home):

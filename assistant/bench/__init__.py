@@ -49,11 +49,11 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def _registry() -> dict[str, Callable[[BenchContext], list[Row]]]:
-    from . import indexing, search, spine
+    from . import indexing, search, spine, tui
 
     return {"help": spine.bench_help, "model_load": spine.bench_model_load, "ask": spine.bench_ask,
             "index": indexing.bench_index,
-            "search": search.bench_search}
+            "search": search.bench_search, "tui": tui.bench_tui}
 
 
 def benchmark_names() -> list[str]:

@@ -24,21 +24,21 @@ from .screens import HelpScreen, PickerScreen, PromptScreen, RankScreen, SourceS
 from .session import ChatSession, GenerationStopped
 from .widgets import AnswerMessage, SourceItem, SourcesPanel, TracePanel, UserMessage
 
-KEYS = [  # (action, default keys, description); ids let the config file rebind them
-    ("stop", "escape", "Stop the answer"),
-    ("regenerate", "ctrl+r", "Regenerate the last answer"),
-    ("rank", "ctrl+f", "Draw several answers and rank them (face-off)"),
-    ("rate_up", "ctrl+g", "Good answer (thumbs up)"),
-    ("rate_down", "ctrl+b", "Bad answer (thumbs down, with a comment)"),
-    ("copy", "ctrl+y", "Copy the last answer"),
-    ("sources", "ctrl+s", "Go to the sources; Enter opens one"),
-    ("trace", "ctrl+t", "Show the trace of the last answer"),
-    ("pick_strategy", "ctrl+o", "Choose the strategy"),
-    ("pick_collection", "ctrl+l", "Choose the collection"),
-    ("temperature", "f2", "Set the sampling temperature"),
-    ("new_conversation", "ctrl+n", "Start a new conversation"),
-    ("help", "f1", "This help"),
-    ("quit", "ctrl+q", "Quit"),
+KEYS = [  # (action, default keys, footer label, description); the config file can rebind them by action
+    ("stop", "escape", "Stop", "Stop the answer"),
+    ("regenerate", "ctrl+r", "Regenerate", "Regenerate the last answer"),
+    ("rank", "ctrl+f", "Rank", "Draw several answers and rank them (face-off)"),
+    ("rate_up", "ctrl+g", "Good", "Good answer (thumbs up)"),
+    ("rate_down", "ctrl+b", "Bad", "Bad answer (thumbs down, with a comment)"),
+    ("copy", "ctrl+y", "Copy", "Copy the last answer"),
+    ("sources", "ctrl+s", "Sources", "Go to the sources; Enter opens one"),
+    ("trace", "ctrl+t", "Trace", "Show the trace of the last answer"),
+    ("pick_strategy", "ctrl+o", "Strategy", "Choose the strategy"),
+    ("pick_collection", "ctrl+l", "Collection", "Choose the collection"),
+    ("temperature", "f2", "Temperature", "Set the sampling temperature"),
+    ("new_conversation", "ctrl+n", "New", "Start a new conversation"),
+    ("help", "f1", "Help", "All keys"),
+    ("quit", "ctrl+q", "Quit", "Quit"),
 ]
 
 
@@ -59,9 +59,9 @@ class ChatApp(App[None]):
     #question { dock: bottom; margin: 0 1; }
     SourcesPanel, TracePanel { height: 1fr; }
     """
-    BINDINGS = [Binding(keys, action, text, id=action, show=action in
-                        ("stop", "regenerate", "rank", "rate_up", "rate_down", "help", "quit"))
-                for action, keys, text in KEYS]
+    BINDINGS = [Binding(keys, action, label, tooltip=text, id=action, show=action in
+                        ("stop", "regenerate", "rank", "rate_up", "rate_down", "sources", "help", "quit"))
+                for action, keys, label, text in KEYS]
 
     def __init__(self, session: ChatSession, rank_samples: int = 2) -> None:
         super().__init__()
@@ -326,7 +326,7 @@ class ChatApp(App[None]):
         self.notify("new conversation")
 
     def action_help(self) -> None:
-        rows = [(self._key_of(action, keys), text) for action, keys, text in KEYS]
+        rows = [(self._key_of(action, keys), text) for action, keys, _label, text in KEYS]
         self.push_screen(HelpScreen(rows))
 
     def _key_of(self, action: str, default: str) -> str:

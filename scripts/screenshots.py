@@ -1,0 +1,61 @@
+"""Write SVG screenshots of the chat's main screens to docs/screenshots/,
+on the real embedded model over the sample corpus (about a minute):
+
+    .venv/bin/python scripts/screenshots.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+OUT = REPO / "docs" / "screenshots"
+
+
+async def main() -> None:
+    from assistant.config import Settings
+    from assistant.engine import Engine
+    from assistant.tui.app import ChatApp
+    from assistant.tui.session import ChatSession
+
+    engine = Engine(Settings(device="cpu", max_new_tokens=64))
+    engine.index(REPO / "corpora" / "sample")
+    app = ChatApp(ChatSession(engine))
+    OUT.mkdir(parents=True, exist_ok=True)
+
+    async def wait(condition, step: float = 0.1) -> None:
+        while not condition():
+            await pilot.pause(step)
+
+    async with app.run_test(size=(130, 40)) as pilot:
+        await wait(lambda: app.session.loaded)
+        app.query_one("#question").value = "Where are the converted model weights kept?"
+        await pilot.press("enter")
+        await wait(lambda: not app.busy and app.session.last_answer is not None)
+        await pilot.pause(0.5)
+        app.save_screenshot(filename="chat.svg", path=str(OUT))
+        await pilot.press("ctrl+t")
+        await pilot.pause(0.5)
+        app.save_screenshot(filename="trace.svg", path=str(OUT))
+        await pilot.press("ctrl+s")
+        await pilot.press("enter")
+        await pilot.pause(0.5)
+        app.save_screenshot(filename="source.svg", path=str(OUT))
+        await pilot.press("escape")
+        await pilot.press("ctrl+f")
+        await wait(lambda: type(app.screen).__name__ == "RankScreen")
+        await pilot.pause(0.5)
+        app.save_screenshot(filename="rank.svg", path=str(OUT))
+        await pilot.press("escape")
+        await pilot.press("f1")
+        await pilot.pause(0.5)
+        app.save_screenshot(filename="help.svg", path=str(OUT))
+    print(f"wrote {', '.join(sorted(p.name for p in OUT.glob('*.svg')))} to {OUT}")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("ASSISTANT_HOME", tempfile.mkdtemp(prefix="assistant-shots-"))
+    asyncio.run(main())
