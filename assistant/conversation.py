@@ -68,6 +68,12 @@ class Conversation:
         self.turns.append(turn)
         return turn
 
+    def restore(self, answers: list[Answer]) -> None:
+        """Carry on a saved conversation: its answers become the earlier turns."""
+        self.clear()
+        for answer in answers:
+            self.turns.append(Turn(answer=answer, sources=tuple(self.source(c) for c in answer.citations)))
+
     def source(self, citation: Citation) -> Source:
         """The stable number of a cited passage (assigned on first citation)."""
         pid = citation.passage.id

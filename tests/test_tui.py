@@ -20,6 +20,8 @@ from assistant.tui.session import ChatSession
 from assistant.tui.widgets import AnswerMessage, SourcesPanel, TracePanel
 from assistant_plugins.feedback import open_store
 
+from .conftest import run_cli
+
 pytestmark = pytest.mark.asyncio
 SIZE = (120, 40)
 
@@ -253,3 +255,59 @@ async def test_end_to_end_on_the_embedded_model(sample_engine):
     finally:
         store.close()
     await asyncio.sleep(0)
+
+
+async def test_conversations_are_saved_resumed_renamed_exported_and_deleted(indexed, tmp_path):
+    from assistant.history import HistoryStore
+
+    llm = ScriptedLLM(lambda prompt, i: "Barn owls hunt at night [1].")
+    engine = Engine(Settings(device="cpu", top_k=1), llm=llm)
+    app = ChatApp(ChatSession(engine, history=HistoryStore()))
+    async with app.run_test(size=SIZE) as pilot:
+        await ask(pilot, "When do owls hunt?")
+        await until(pilot, lambda: not app.busy and app.session.last_answer is not None)
+        await ask(pilot, "And what do they eat?")
+        await until(pilot, lambda: not app.busy and len(app.session.conversation.turns) == 2)
+        await pilot.press("ctrl+r")  # a regenerated answer replaces the saved one
+        await until(pilot, lambda: not app.busy and len(app.session.conversation.turns) == 2)
+        await pilot.press("ctrl+n")
+        await until(pilot, lambda: not answers(app))
+        await pilot.press("f3")
+        await until(pilot, lambda: type(app.screen).__name__ == "HistoryScreen")
+        await pilot.press("enter")  # resume the newest
+        await until(pilot, lambda: len(answers(app)) == 2)
+        assert answers(app)[0].text == "Barn owls hunt at night [1]." and "sources [1]" in str(
+            answers(app)[0].status.render())
+        await ask(pilot, "Where do they live?")  # the resumed turns are the model's history
+        await until(pilot, lambda: not app.busy and len(app.session.conversation.turns) == 3)
+        assert "<user> And what do they eat?" in llm.calls[-1].prompts[0]
+        cid = app.session.conversation_id
+        await pilot.press("f3")
+        await until(pilot, lambda: type(app.screen).__name__ == "HistoryScreen")
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, PromptScreen))
+        await pilot.press("ctrl+u")
+        for key in "Owls":
+            await pilot.press(key)
+        await pilot.press("enter")
+        await pilot.press("f3")
+        await until(pilot, lambda: type(app.screen).__name__ == "HistoryScreen")
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, PromptScreen))
+        app.screen.query_one("Input").value = str(tmp_path / "owls.md")
+        await pilot.press("enter")
+        await until(pilot, lambda: (tmp_path / "owls.md").exists())
+    store = HistoryStore()
+    try:
+        [saved] = store.list()
+        assert (saved.id, saved.title, saved.turns) == (cid, "Owls", 3)
+        exported = (tmp_path / "owls.md").read_text()
+        assert exported.startswith("# Owls") and "**You:** And what do they eat?" in exported
+        assert "[1] `owls.md:1-3`" in exported
+    finally:
+        store.close()
+    result = run_cli("history", "rm", cid[:6], "--yes")
+    assert result.returncode == 0 and "deleted 'Owls'" in result.stdout
+    assert "no saved conversations" in run_cli("history", "list").stdout
+    bad = run_cli("history", "show", "zzz")
+    assert bad.returncode != 0 and "no saved conversation" in bad.stderr

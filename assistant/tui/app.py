@@ -10,6 +10,7 @@ the model generates (Esc stops it at the next token).
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from textual import on, work
@@ -20,7 +21,7 @@ from textual.message import Message
 from textual.widgets import Footer, Header, Input, ListView, TabbedContent, TabPane
 
 from ..errors import AssistantError
-from .screens import HelpScreen, PickerScreen, PromptScreen, RankScreen, SourceScreen
+from .screens import HelpScreen, HistoryScreen, PickerScreen, PromptScreen, RankScreen, SourceScreen
 from .session import ChatSession, GenerationStopped
 from .widgets import AnswerMessage, SourceItem, SourcesPanel, TracePanel, UserMessage
 
@@ -37,6 +38,7 @@ KEYS = [  # (action, default keys, footer label, description); the config file c
     ("pick_collection", "ctrl+l", "Collection", "Choose the collection"),
     ("temperature", "f2", "Temperature", "Set the sampling temperature"),
     ("new_conversation", "ctrl+n", "New", "Start a new conversation"),
+    ("history", "f3", "History", "Saved conversations: resume, rename, export, delete"),
     ("help", "f1", "Help", "All keys"),
     ("quit", "ctrl+q", "Quit", "Quit"),
 ]
@@ -92,6 +94,8 @@ class ChatApp(App[None]):
 
     def on_mount(self) -> None:
         self.update_header()
+        if self.session.conversation.turns:  # a resumed conversation
+            self.show_turns(list(self.session.conversation.turns))
         self.query_one("#question", Input).focus()
         self.call_after_refresh(self._painted)
         self.load_model()
@@ -167,9 +171,7 @@ class ChatApp(App[None]):
     async def turn_done(self, view: AnswerMessage, turn: Any, samples: int) -> None:
         self.busy = False
         answer = turn.answer
-        labels = " ".join(f"[{s.number}]" for s in turn.sources) or "none"
-        await view.finish(answer.text, f"{answer.model} · {answer.usage.ms / 1000:.1f} s · "
-                                       f"{answer.usage.completion_tokens} tokens · sources {labels}")
+        await view.finish(answer.text, self._status_line(turn))
         self.query_one("#sources", SourcesPanel).show(turn)
         self.query_one("#trace", TracePanel).show(turn)
         self.query_one("#chat", VerticalScroll).scroll_end(animate=False)
@@ -177,6 +179,13 @@ class ChatApp(App[None]):
             self.notify(notice, title="note", severity="warning")
         if samples > 1:
             self.push_screen(RankScreen(answer), self.ranked)
+
+    @staticmethod
+    def _status_line(turn: Any) -> str:
+        answer = turn.answer
+        labels = " ".join(f"[{s.number}]" for s in turn.sources) or "none"
+        return (f"{answer.model} · {answer.usage.ms / 1000:.1f} s · {answer.usage.completion_tokens} tokens · "
+                f"sources {labels}")
 
     async def turn_failed(self, view: AnswerMessage, status: str, error: str | None = None) -> None:
         self.busy = False
@@ -324,6 +333,59 @@ class ChatApp(App[None]):
         self.query_one("#chat", VerticalScroll).remove_children()
         self.query_one("#sources", SourcesPanel).clear()
         self.notify("new conversation")
+
+    def action_history(self) -> None:
+        if self.session.history is None:
+            self.notify("conversation history is off (--no-history)", severity="warning")
+            return
+        self.push_screen(HistoryScreen(self.session.history.list()), self._history_action)
+
+    def _history_action(self, choice: tuple[str, str] | None) -> None:
+        if choice is None:
+            return
+        action, cid = choice
+        history = self.session.history
+        if action == "resume":
+            if self.busy:
+                self.notify("wait for the answer to finish, or press Esc", severity="warning")
+                return
+            self.show_turns(self.session.resume(cid))
+            self.notify(f"resumed: {history.get(cid).title}")
+        elif action == "delete":
+            history.delete(cid)
+            if self.session.conversation_id == cid:
+                self.session.conversation_id = None
+            self.notify("conversation deleted")
+        elif action == "rename":
+            self.push_screen(PromptScreen("New title", history.get(cid).title),
+                             lambda title: title and (history.rename(cid, title), self.notify("renamed")))
+        elif action == "export":
+            default = str(Path.cwd() / f"conversation-{cid}.md")
+            self.push_screen(PromptScreen("Export to Markdown file", default),
+                             lambda path: path and self._export(cid, path))
+
+    def _export(self, cid: str, path: str) -> None:
+        from ..atomic import atomic_path
+
+        target = Path(path).expanduser()
+        try:
+            with atomic_path(target) as tmp:
+                tmp.write_text(self.session.history.markdown(cid), encoding="utf-8")
+        except OSError as exc:
+            self.notify(f"could not write {target}: {exc.strerror}", severity="error")
+            return
+        self.notify(f"exported to {target}")
+
+    def show_turns(self, turns: list[Any]) -> None:
+        chat = self.query_one("#chat", VerticalScroll)
+        chat.remove_children()
+        for turn in turns:
+            view = AnswerMessage(text=turn.answer.text, status=self._status_line(turn))
+            chat.mount(UserMessage(turn.answer.question))
+            chat.mount(view)
+        if turns:
+            self.query_one("#sources", SourcesPanel).show(turns[-1])
+        chat.scroll_end(animate=False)
 
     def action_help(self) -> None:
         rows = [(self._key_of(action, keys), text) for action, keys, _label, text in KEYS]

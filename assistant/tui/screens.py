@@ -154,3 +154,44 @@ class SourceScreen(ModalScreen[None]):
             with VerticalScroll():
                 yield Static(self.context(), markup=False)
             yield Static("Esc closes", classes="hint")
+
+
+class HistoryScreen(ModalScreen[tuple[str, str] | None]):
+    """Saved conversations, newest first. Returns (action, conversation id):
+    Enter resumes, r renames, e exports to Markdown, d deletes."""
+
+    DEFAULT_CSS = MODAL_CSS
+    BINDINGS = [Binding("escape", "dismiss(None)", "Close"), Binding("r", "choose('rename')", "Rename"),
+                Binding("e", "choose('export')", "Export"), Binding("d", "choose('delete')", "Delete")]
+
+    def __init__(self, conversations: list[Any]) -> None:
+        super().__init__()
+        self.conversations = conversations
+
+    def compose(self) -> Any:
+        import time
+
+        with Vertical():
+            yield Label(f"Conversations ({len(self.conversations)})", classes="title")
+            options = [Option(f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(c.updated))}  {c.title}  "
+                              f"({c.turns} turn{'s' if c.turns != 1 else ''})", id=c.id)
+                       for c in self.conversations]
+            yield OptionList(*options) if options else Static("No saved conversations yet.")
+            yield Static("Enter resumes · r renames · e exports to Markdown · d deletes · Esc closes", classes="hint")
+
+    def _highlighted(self) -> str | None:
+        lists = self.query(OptionList)
+        if not lists:
+            return None
+        option_list = lists.first()
+        if option_list.highlighted is None:
+            return None
+        return option_list.get_option_at_index(option_list.highlighted).id
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(("resume", event.option.id))
+
+    def action_choose(self, action: str) -> None:
+        cid = self._highlighted()
+        if cid is not None:
+            self.dismiss((action, cid))

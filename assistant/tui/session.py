@@ -47,6 +47,8 @@ class ChatSession:
     collection: str | None = None
     status: str = "not loaded"
     timing: Timing = field(default_factory=Timing)
+    history: Any = None  # a HistoryStore: every turn is saved there when set
+    conversation_id: str | None = None
 
     def __post_init__(self) -> None:
         self.conversation = Conversation(self.engine)
@@ -113,6 +115,10 @@ class ChatSession:
         turn = self.conversation.ask(question, on_text=piece, strategy=self.strategy, options=options or None,
                                      decoding=decoding, collection=self.collection)
         self.timing.finished = time.perf_counter()
+        if self.history is not None:
+            if self.conversation_id is None:
+                self.conversation_id = self.history.new(question)
+            self.history.add_turn(self.conversation_id, turn.answer)
         return turn
 
     def stop(self) -> None:
@@ -122,6 +128,8 @@ class ChatSession:
         """Forget the last turn and return its question, to ask again."""
         if not self.conversation.turns:
             raise ConfigError("there is no answer to regenerate yet", "ask a question first")
+        if self.history is not None and self.conversation_id is not None:
+            self.history.drop_last_turn(self.conversation_id)
         return self.conversation.turns.pop().answer.question
 
     @property
@@ -168,3 +176,12 @@ class ChatSession:
 
     def new_conversation(self) -> None:
         self.conversation.clear()
+        self.conversation_id = None
+
+    def resume(self, conversation_id: str) -> list[Turn]:
+        """Continue a saved conversation; returns its turns to show."""
+        if self.history is None:
+            raise ConfigError("conversation history is off", "start the chat without --no-history")
+        self.conversation.restore(self.history.answers(conversation_id))
+        self.conversation_id = conversation_id
+        return list(self.conversation.turns)

@@ -25,12 +25,12 @@ class AnswerMessage(Vertical):
     AnswerMessage .status { color: $text-muted; }
     """
 
-    def __init__(self) -> None:
+    def __init__(self, text: str = "", status: str = "thinking…") -> None:
         super().__init__()
-        self.text = ""
+        self.text = text
         self.pieces = 0  # streamed pieces shown before the answer finished
-        self.markdown = Markdown("")
-        self.status = Static("thinking…", classes="status")
+        self.markdown = Markdown(text)
+        self.status = Static(status, classes="status")
         self._stream: Any = None
 
     def compose(self) -> Any:
