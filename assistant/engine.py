@@ -71,9 +71,16 @@ class Engine:
                                   plugin=reg.plugin) from exc
         return self._retrievers[key]
 
+    def forget_retrievers(self) -> None:
+        """Drop the open retrievers (after a collection was deleted or rebuilt elsewhere)."""
+        self._retrievers.clear()
+
     def index(self, folder: str | Path, collection: str | None = None, progress: bool = False,
-              rebuild: bool = False) -> SyncReport:
-        return self.retriever(collection).sync(folder, progress=progress, rebuild=rebuild)
+              rebuild: bool = False, on_progress: Callable[[int, int], None] | None = None) -> SyncReport:
+        """Sync a collection with a folder. ``on_progress(done, total)`` reports embedding
+        progress to a UI (passed only when given: a retriever may not take it)."""
+        extra = {"on_progress": on_progress} if on_progress is not None else {}
+        return self.retriever(collection).sync(folder, progress=progress, rebuild=rebuild, **extra)
 
     def strategy(self, name: str | None = None, options: dict[str, Any] | None = None) -> Any:
         name = name or self.settings.strategy

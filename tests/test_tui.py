@@ -311,3 +311,37 @@ async def test_conversations_are_saved_resumed_renamed_exported_and_deleted(inde
     assert "no saved conversations" in run_cli("history", "list").stdout
     bad = run_cli("history", "show", "zzz")
     assert bad.returncode != 0 and "no saved conversation" in bad.stderr
+
+
+async def test_collections_screen_adds_syncs_chooses_and_deletes(home, tmp_path):
+    from assistant.paths import collections_dir
+
+    docs = write_tiny_corpus(tmp_path / "notes")
+    (docs / "blob.md").write_bytes(b"\x00\x01binary")
+    app = make_app(ScriptedLLM("x"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f4")
+        await until(pilot, lambda: type(app.screen).__name__ == "CollectionsScreen")
+        screen = app.screen
+        assert "No collections yet" in str(screen.query_one("#report").render())
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, PromptScreen))
+        app.screen.query_one("Input").value = f"{docs} = notes"
+        await pilot.press("enter")
+        await until(pilot, lambda: app.screen is screen and screen.last_report is not None, timeout=120)
+        report = str(screen.query_one("#report").render())
+        assert "notes: 3 added" in report and "skipped blob.md: looks binary" in report
+        assert screen.query_one("DataTable").row_count == 1
+        (docs / "tea.txt").unlink()
+        await pilot.press("s")  # re-sync: the deleted file leaves the index
+        await until(pilot, lambda: not screen.syncing and "1 removed" in str(screen.query_one("#report").render()))
+        await pilot.press("enter")  # use it in the chat
+        await until(pilot, lambda: app.session.collection == "notes")
+        assert "notes ·" in app.sub_title
+        await pilot.press("f4")
+        await until(pilot, lambda: type(app.screen).__name__ == "CollectionsScreen")
+        await pilot.press("d")
+        await until(pilot, lambda: isinstance(app.screen, PromptScreen))
+        app.screen.query_one("Input").value = "notes"
+        await pilot.press("enter")
+        await until(pilot, lambda: not (collections_dir() / "notes").exists())

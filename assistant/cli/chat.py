@@ -12,7 +12,7 @@ Keys (F1 shows them all; rebind them under [plugins.tui.keys] in the config file
   Ctrl+F  rank answers     Ctrl+G  good answer          Ctrl+B  bad answer
   Ctrl+S  sources          Ctrl+T  trace                Ctrl+O  strategy
   Ctrl+L  collection       F2      temperature          Ctrl+N  new conversation
-  F3      saved conversations
+  F3      saved conversations   F4      collections
   Ctrl+P  command palette  Ctrl+Q  quit
 """
 

@@ -39,6 +39,7 @@ KEYS = [  # (action, default keys, footer label, description); the config file c
     ("temperature", "f2", "Temperature", "Set the sampling temperature"),
     ("new_conversation", "ctrl+n", "New", "Start a new conversation"),
     ("history", "f3", "History", "Saved conversations: resume, rename, export, delete"),
+    ("collections", "f4", "Collections", "Collections: add a folder, sync, see skipped files, choose, delete"),
     ("help", "f1", "Help", "All keys"),
     ("quit", "ctrl+q", "Quit", "Quit"),
 ]
@@ -333,6 +334,11 @@ class ChatApp(App[None]):
         self.query_one("#chat", VerticalScroll).remove_children()
         self.query_one("#sources", SourcesPanel).clear()
         self.notify("new conversation")
+
+    def action_collections(self) -> None:
+        from .collections import CollectionsScreen
+
+        self.push_screen(CollectionsScreen(self.session.engine), self._set_collection)
 
     def action_history(self) -> None:
         if self.session.history is None:

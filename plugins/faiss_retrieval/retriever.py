@@ -73,13 +73,27 @@ class FaissRetriever:
     def chunker_settings(self) -> dict[str, Any]:
         return {"max_tokens": self.settings.chunk_tokens, "version": 1}
 
-    def embed(self, texts: list[str], progress: bool = False) -> Any:
+    def embed(self, texts: list[str], progress: bool = False,
+              on_progress: Callable[[int, int], None] | None = None) -> Any:
+        """Unit vectors (n, dim). ``progress`` shows a terminal bar; ``on_progress(done, total)``
+        is called after each block of 256 texts instead (for a UI)."""
         import numpy as np
 
         if not texts:
             return np.zeros((0, self.embedder.get_embedding_dimension()), dtype="float32")
-        vectors = self.embedder.encode(texts, batch_size=32, normalize_embeddings=True,
-                                       convert_to_numpy=True, show_progress_bar=progress)
+
+        def encode(part: list[str], bar: bool) -> Any:
+            return self.embedder.encode(part, batch_size=32, normalize_embeddings=True,
+                                        convert_to_numpy=True, show_progress_bar=bar)
+
+        if on_progress is None:
+            vectors = encode(texts, progress)
+        else:
+            blocks = []
+            for start in range(0, len(texts), 256):
+                blocks.append(encode(texts[start:start + 256], False))
+                on_progress(min(start + 256, len(texts)), len(texts))
+            vectors = np.concatenate(blocks)
         return np.ascontiguousarray(vectors, dtype="float32")  # (n, dim)
 
     # -------------------------------------------------------------------- sync
@@ -109,7 +123,8 @@ class FaissRetriever:
                     found[rel] = path
         return found, skipped
 
-    def sync(self, folder: str | Path, progress: bool = False, rebuild: bool = False) -> SyncReport:
+    def sync(self, folder: str | Path, progress: bool = False, rebuild: bool = False,
+             on_progress: Callable[[int, int], None] | None = None) -> SyncReport:
         import numpy as np
 
         start = time.perf_counter()
@@ -177,7 +192,7 @@ class FaissRetriever:
 
         texts = [f"{c.heading}\n{c.text}" if c.heading else c.text
                  for _, _, _, chunks in to_embed.values() for c in chunks]
-        vectors = self.embed(texts, progress=progress)
+        vectors = self.embed(texts, progress=progress, on_progress=on_progress)
 
         generation, con = self.store.new_generation(previous)
         try:
