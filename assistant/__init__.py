@@ -19,7 +19,7 @@ from .errors import (
     UnknownNameError,
 )
 from .hookspecs import HOOK_CONTRACT_VERSION, hookimpl
-from .llm import LLM, TextStream
+from .llm import LLM, Budget, BudgetExhausted, TextStream
 from .models import load_embedder
 from .strategy import StrategyCall
 from .types import (
@@ -43,7 +43,7 @@ from .types import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "HOOK_CONTRACT_VERSION", "LLM", "Answer", "AssistantError", "Candidate", "Citation", "ConfigError", "Conversation",
+    "HOOK_CONTRACT_VERSION", "LLM", "Answer", "AssistantError", "Budget", "BudgetExhausted", "Candidate", "Citation", "ConfigError", "Conversation",
     "CorpusError", "Decoding", "Example", "Feedback", "IndexCorruptError", "LoadedDocument", "Message",
     "ModelError", "Passage", "PluginError", "Prompt", "PromptTooLongError", "Section", "Settings", "Source", "Step",
     "StrategyCall", "StrategyResult", "SyncReport", "TextStream", "UnknownNameError", "Usage",

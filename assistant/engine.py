@@ -21,7 +21,7 @@ from .budget import fit_prompt
 from .citations import cite
 from .config import Settings
 from .errors import AssistantError, ConfigError, PluginError
-from .llm import LLM, MeteredLLM
+from .llm import LLM, Budget, BudgetExhausted, MeteredLLM
 from .plugins import PluginHost, Registration, make_plugin_host
 from .strategy import StrategyCall, build_options
 from .types import Answer, Candidate, Decoding, Example, Feedback, Message, Passage, Prompt, Step, SyncReport, Usage
@@ -245,7 +245,8 @@ class Engine:
             step.update(limit=limit, notices=notices)
         steps[-1] = dataclasses.replace(steps[-1], notices=tuple(notices))
 
-        metered = MeteredLLM(llm)
+        metered = MeteredLLM(llm, Budget(self.settings.budget_calls, self.settings.budget_tokens,
+                                         self.settings.budget_seconds))
         call = StrategyCall(question=question, prompt=prompt, llm=metered, decoding=decoding,
                             score_candidates=lambda cands: self.score_candidates(question, prompt, cands,
                                                                                  plugin_notices),
@@ -253,6 +254,9 @@ class Engine:
         strategy_start = time.perf_counter()
         try:
             result = runner.run(call)
+        except BudgetExhausted as exc:
+            raise AssistantError(f"strategy {name!r} had no answer when {exc.message}",
+                                 "raise budget_calls / budget_tokens / budget_seconds") from None
         except AssistantError:
             raise
         except Exception as exc:

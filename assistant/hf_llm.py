@@ -4,7 +4,9 @@ implementation, and the one that carries every adapter kind.
 Batching: all prompts of a ``generate`` call and all ``n`` samples of each
 run in one ``model.generate`` (left padding, ``num_return_sequences``),
 which was measured 2.3x faster than ``n`` separate calls on 2 CPU cores
-(shared/FIELD-NOTES.md).
+(shared/FIELD-NOTES.md). ``n`` samples of a single prompt also share its
+prefill: the prompt's KV cache is computed once and repeated across the
+batch (``_sample_with_shared_prefix``).
 """
 
 from __future__ import annotations
@@ -82,7 +84,10 @@ class TransformersLLM:
         with self._lock, torch.inference_mode():
             self._seed(decoding)
             enc = self._encode(texts)
-            out = self.model.generate(**enc, **self._generate_kwargs(decoding, runs))
+            if len(prompts) == 1 and runs > 1 and decoding.num_beams == 1 and enc["input_ids"].shape[1] > 1:
+                out = self._sample_with_shared_prefix(enc, decoding, runs)
+            else:
+                out = self.model.generate(**enc, **self._generate_kwargs(decoding, runs))
         width = enc["input_ids"].shape[1]
         prompt_lengths = enc["attention_mask"].sum(dim=1).tolist()
         results: list[list[Candidate]] = []
@@ -95,6 +100,20 @@ class TransformersLLM:
                 group = group * n
             results.append(group)
         return results
+
+    def _sample_with_shared_prefix(self, enc: Any, decoding: Decoding, runs: int) -> Any:
+        """``runs`` samples of one prompt whose prefill is computed once: the prompt
+        (all but its last token) fills a KV cache, the cache is repeated ``runs``
+        times along the batch, and generation continues from it. With
+        ``num_return_sequences`` the prompt would be prefilled ``runs`` times."""
+        from transformers import DynamicCache
+
+        ids, mask = enc["input_ids"], enc["attention_mask"]
+        cache = DynamicCache(config=self.model.config)
+        self.model(input_ids=ids[:, :-1], attention_mask=mask[:, :-1], past_key_values=cache, use_cache=True)
+        cache.batch_repeat_interleave(runs)
+        return self.model.generate(input_ids=ids.repeat(runs, 1), attention_mask=mask.repeat(runs, 1),
+                                   past_key_values=cache, **self._generate_kwargs(decoding, 1))
 
     def _candidate(self, tokens: Any, prompt_tokens: int, decoding: Decoding, index: int) -> Candidate:
         ids = tokens.tolist()

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from .errors import AssistantError
 from .types import Candidate, Decoding, Prompt, Step
 
 PromptLike = Prompt | str
@@ -76,17 +78,53 @@ class TextStream:
             close()
 
 
-class MeteredLLM:
-    """Wraps an LLM for one turn, recording each call as a Step."""
+@dataclass(frozen=True)
+class Budget:
+    """Limits on one turn's model use; 0 means no limit. A strategy that
+    reaches one gets :class:`BudgetExhausted` from its next model call and
+    should answer with the best it has so far."""
 
-    def __init__(self, inner: LLM) -> None:
+    max_calls: int = 0
+    max_tokens: int = 0  # prompt + completion tokens over the turn
+    max_seconds: float = 0.0
+
+
+class BudgetExhausted(AssistantError):
+    """The turn's budget of model calls, tokens or seconds is spent."""
+
+
+class MeteredLLM:
+    """Wraps an LLM for one turn, recording each call as a Step and enforcing the budget."""
+
+    def __init__(self, inner: LLM, budget: Budget | None = None) -> None:
         self.inner = inner
         self.name = inner.name
         self.context_window = inner.context_window
         self.steps: list[Step] = []
+        self.budget = budget or Budget()
+        self.started = time.perf_counter()
+
+    @property
+    def calls(self) -> int:
+        return sum(1 for s in self.steps if s.kind in ("generate", "score"))
+
+    @property
+    def tokens(self) -> int:
+        return sum(s.prompt_tokens + s.completion_tokens for s in self.steps)
+
+    def check_budget(self) -> None:
+        """Raise :class:`BudgetExhausted` if the next call would go over a limit."""
+        b = self.budget
+        if b.max_calls and self.calls >= b.max_calls:
+            raise BudgetExhausted(f"the budget of {b.max_calls} model calls is spent")
+        if b.max_tokens and self.tokens >= b.max_tokens:
+            raise BudgetExhausted(f"the budget of {b.max_tokens} tokens is spent")
+        if b.max_seconds and time.perf_counter() - self.started >= b.max_seconds:
+            raise BudgetExhausted(f"the budget of {b.max_seconds:g} s is spent")
 
     def generate(self, prompts: Sequence[PromptLike], n: int = 1, decoding: Decoding | None = None,
                  label: str = "generate") -> list[list[Candidate]]:
+        self.check_budget()
         start = time.perf_counter()
         result = self.inner.generate(prompts, n=n, decoding=decoding, label=label)
         ms = (time.perf_counter() - start) * 1000
@@ -103,6 +141,7 @@ class MeteredLLM:
         return result
 
     def stream(self, prompt: PromptLike, decoding: Decoding | None = None, label: str = "stream") -> TextStream:
+        self.check_budget()
         inner_stream = self.inner.stream(prompt, decoding=decoding, label=label)
         return TextStream(lambda outer: self._record_stream(inner_stream, outer, prompt, decoding, label))
 
@@ -124,6 +163,7 @@ class MeteredLLM:
         ))
 
     def score(self, prompt: PromptLike, continuation: str) -> float:
+        self.check_budget()
         start = time.perf_counter()
         value = self.inner.score(prompt, continuation)
         self.steps.append(Step(kind="score", name="score", ms=(time.perf_counter() - start) * 1000,

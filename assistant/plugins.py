@@ -43,6 +43,9 @@ from .errors import PluginError, UnknownNameError
 
 BUILTIN_PLUGINS = (
     "assistant_plugins.zero_shot",
+    "assistant_plugins.chain_of_thought",
+    "assistant_plugins.self_consistency",
+    "assistant_plugins.least_to_most",
     "assistant_plugins.faiss_retrieval",
     "assistant_plugins.feedback",
 )

@@ -49,11 +49,12 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def _registry() -> dict[str, Callable[[BenchContext], list[Row]]]:
-    from . import indexing, search, spine, tui
+    from . import indexing, search, spine, strategies, tui
 
     return {"help": spine.bench_help, "model_load": spine.bench_model_load, "ask": spine.bench_ask,
             "index": indexing.bench_index,
-            "search": search.bench_search, "tui": tui.bench_tui}
+            "search": search.bench_search, "tui": tui.bench_tui,
+            "self_consistency": strategies.bench_self_consistency}
 
 
 def benchmark_names() -> list[str]:

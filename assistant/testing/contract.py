@@ -18,6 +18,7 @@ import pytest
 
 from ..config import Settings
 from ..engine import Engine
+from ..errors import AssistantError
 from ..hookspecs import hookimpl
 from ..plugins import make_plugin_host
 from ..strategy import options_type
@@ -111,6 +112,17 @@ class StrategyContract:
         for call in llm.calls:
             if call.decoding is not None:
                 assert call.decoding.max_new_tokens <= 20, f"{call.label} asked for {call.decoding.max_new_tokens} tokens"
+
+    def test_respects_a_budget_of_one_model_call(self):
+        llm = ScriptedLLM(self.reply)
+        try:
+            answer = self.engine(llm, budget_calls=1).answer(self.question, options=self.options,
+                                                             decoding=Decoding(max_new_tokens=32))
+        except AssistantError as exc:  # allowed: no answer within the budget, said clearly
+            assert "budget" in str(exc)
+        else:
+            assert isinstance(answer.text, str)
+        assert len(llm.calls) <= 1, f"{len(llm.calls)} model calls with a budget of one"
 
     def test_survives_an_empty_model_reply(self):
         answer = self.ask(ScriptedLLM(lambda prompt, i: ""))

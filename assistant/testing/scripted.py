@@ -60,7 +60,8 @@ class ScriptedLLM:
         words = text.split()
         limit = decoding.max_new_tokens
         finish = "length" if len(words) > limit else "stop"
-        text = " ".join(words[:limit])
+        if len(words) > limit:  # within the limit the text is kept as written, newlines included
+            text = " ".join(words[:limit])
         for stop in decoding.stop:
             if stop in text:
                 text, finish = text[: text.index(stop)], "stop"

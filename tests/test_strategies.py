@@ -1,0 +1,111 @@
+"""The reasoning strategies' control flow (scripted model) and answer
+extraction; the shared contract (tests/test_strategy_contract.py) runs each
+of them on the real model too."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant import Settings
+from assistant.answers import extract, normalise, vote
+from assistant.engine import Engine
+from assistant.testing import ScriptedLLM
+from assistant.types import Decoding
+
+
+def engine(llm, **settings) -> Engine:
+    return Engine(Settings(**settings), llm=llm)
+
+
+@pytest.mark.parametrize("text, kind, expected", [
+    ("She had 5, ate 2, so 3 are left. The answer is 3.", "auto", "3"),
+    ("So 12 + 30 = 42 in total", "auto", "42"),
+    ("The answer is: $1,250.50 dollars", "number", "1,250.50"),
+    ("Yes, because the sky scatters blue light.", "auto", "yes"),
+    ("Answer: no", "yesno", "no"),
+    ("It was built in Paris. The answer is the Eiffel Tower.", "span", "the Eiffel Tower"),
+    ("Nothing numeric here.", "number", ""),
+    ("", "auto", ""),
+])
+def test_extract(text, kind, expected):
+    assert extract(text, kind) == expected
+
+
+def test_normalise_and_vote():
+    assert normalise("8") == normalise("8.0") == normalise("$8") == normalise("8 apples") == "8"
+    assert normalise("1,250") == "1250" and normalise("True") == "yes"
+    assert normalise("The Eiffel Tower.") == normalise("eiffel tower") == "eiffel tower"
+    result = vote(["8", "7", "8.0", "", "$8"])
+    assert (result.normal, result.counts, result.agreement, result.winner_index) == ("8", {"8": 3, "7": 1}, 0.75, 0)
+    assert vote(["7", "8"]).winner_index == 0  # ties go to the answer given first
+    assert vote(["", ""]).agreement == 0.0 and vote([]).winner_index == -1
+
+
+def test_self_consistency_samples_once_in_a_batch_and_votes():
+    paths = ["3 + 5 = 8. The answer is 8.", "The answer is 7.", "So 8.0 in total. The answer is 8.0",
+             "I am not sure.", "The answer is $8."]
+    llm = ScriptedLLM(lambda prompt, i: paths[i])
+    answer = engine(llm).answer("What is 3 + 5?", strategy="self_consistency", use_retrieval=False)
+    assert len(llm.calls) == 1 and llm.calls[0].n == 5
+    assert llm.calls[0].decoding.temperature == 0.7 and "step by step" in llm.calls[0].prompts[0]
+    # "I am not sure." is a (wrong) span answer too: 3 of 5 votes
+    assert answer.metadata["answer"] == "8" and answer.metadata["agreement"] == pytest.approx(0.6)
+    assert answer.text == paths[0] and len(answer.candidates) == 5
+    vote_step = [s for s in answer.steps if s.kind == "vote"][0]
+    assert vote_step.detail["counts"] == {"8": 3, "7": 1, "i am not sure": 1}
+
+
+def test_chain_of_thought_extracts_and_asks_again_only_when_needed():
+    stated = ScriptedLLM(lambda prompt, i: "Two pairs make 4 shoes. The answer is 4.")
+    answer = engine(stated).answer("How many shoes in two pairs?", strategy="chain_of_thought",
+                                   options={"extract_with_model": True}, use_retrieval=False)
+    assert answer.metadata["answer"] == "4" and len(stated.calls) == 1
+    replies = iter(["Two pairs, each of two shoes, make four shoes", "4"])
+    unstated = ScriptedLLM(lambda prompt, i: next(replies))
+    answer = engine(unstated).answer("How many shoes in two pairs?", strategy="chain_of_thought",
+                                     options={"extract_with_model": True}, use_retrieval=False)
+    assert len(unstated.calls) == 2 and "Therefore, the answer" in unstated.calls[1].prompts[0]
+    assert "four shoes" in unstated.calls[1].prompts[0]  # the second stage sees the reasoning
+    assert answer.metadata["answer"] == "4" and answer.text.startswith("Two pairs")
+
+
+def test_least_to_most_answers_sub_questions_in_order():
+    def reply(prompt: str, i: int) -> str:
+        if "simpler questions" in prompt:
+            return "- How many apples did Ann pick?\n- How many did she give away?\n- Off topic?\n- Extra?"
+        if prompt.rstrip().endswith("How many apples did Ann pick?\n<assistant>") or "Ann pick?" in prompt.splitlines()[-1]:
+            return "Ann picked 10 apples."
+        return "She gave away 4, so 6 are left. The answer is 6."
+
+    llm = ScriptedLLM(reply)
+    answer = engine(llm).answer("Ann picked 10 apples and gave 4 away. How many are left?",
+                                strategy="least_to_most", use_retrieval=False)
+    labels = [c.label for c in llm.calls]
+    assert labels == ["decompose", "sub-question 1", "sub-question 2", "sub-question 3", "final answer"]
+    assert "Ann picked 10 apples." in llm.calls[2].prompts[0]  # the first answer feeds the second
+    assert all(q in llm.calls[-1].prompts[0] for q in ("Ann pick?", "give away?"))
+    assert answer.metadata["answer"] == "6"
+    plan = [s for s in answer.steps if s.kind == "plan"][0]
+    assert len(plan.detail["subquestions"]) == 3
+
+
+def test_least_to_most_stops_at_the_budget_with_its_best_so_far():
+    llm = ScriptedLLM(lambda prompt, i: "- first?\n- second?\n- third?" if "simpler" in prompt else "part answer 5")
+    answer = engine(llm, budget_calls=3).answer("A question?", strategy="least_to_most", use_retrieval=False)
+    assert len(llm.calls) == 3 and answer.text == "part answer 5"
+    assert "budget of 3 model calls" in answer.metadata["budget"]
+
+
+def test_budget_in_seconds_and_tokens_stops_a_turn_clearly():
+    llm = ScriptedLLM(lambda prompt, i: "- a?\n- b?" if "simpler" in prompt else "x")
+    with pytest.raises(Exception, match="budget"):
+        engine(llm, budget_tokens=1).answer("Q?", strategy="least_to_most", use_retrieval=False,
+                                            decoding=Decoding(max_new_tokens=8))
+
+
+@pytest.mark.real_model
+def test_self_consistency_on_the_real_model_reports_agreement(real_llm):
+    answer = engine(real_llm).answer("What is 2 + 3?", strategy="self_consistency", use_retrieval=False,
+                                     options={"samples": 3}, decoding=Decoding(max_new_tokens=40, seed=0))
+    assert len(answer.candidates) == 3 and 0.0 <= answer.metadata["agreement"] <= 1.0
+    assert answer.usage.model_calls == 1
