@@ -15,7 +15,7 @@ PUBLISHED = {"scifact": {"nDCG@10": 0.645}}  # MTEB paper, all-MiniLM-L6-v2
 
 @root.group("eval")
 def eval_group() -> None:
-    """Measure retrieval (and, later, strategy) quality on public data sets."""
+    """Measure retrieval, citation and strategy quality on public data sets."""
 
 
 @eval_group.command("retrieval")
