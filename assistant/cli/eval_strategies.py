@@ -37,10 +37,12 @@ Examples:
 @click.option("--png", "png_path", type=click.Path(path_type=Path), help="Write an accuracy chart here (needs matplotlib).")
 @click.option("--shard", hidden=True, help="K/N: evaluate only every N-th question from K (used by --workers).")
 @click.option("--shard-out", type=click.Path(path_type=Path), hidden=True)
+@click.option("--from-shards", type=click.Path(path_type=Path, file_okay=False), hidden=True,
+              help="Merge the shard files in this folder (written after every question) instead of running.")
 @click.pass_obj
 def eval_strategies(app: AppContext, dataset: Path, strategies: str, limit: int, max_new_tokens: int, workers: int,
                     device: str | None, model: str | None, json_path: Path | None, png_path: Path | None,
-                    shard: str | None, shard_out: Path | None) -> None:
+                    shard: str | None, shard_out: Path | None, from_shards: Path | None) -> None:
     """Accuracy (95 % interval), model calls, tokens and seconds per question, for each strategy.
 
     Every strategy answers the same questions with the same model, without
@@ -58,18 +60,23 @@ def eval_strategies(app: AppContext, dataset: Path, strategies: str, limit: int,
     decoding = engine.decoding(max_new_tokens=max_new_tokens)
     if shard:
         k, n = (int(x) for x in shard.split("/"))
-        scores = ev.evaluate(engine, names, problems[k::n], decoding)
-        write_json(shard_out, ev.scores_to_json(scores))
+        # written after every question, so an interrupted run still leaves what it did
+        ev.evaluate(engine, names, problems[k::n], decoding,
+                    on_done=lambda scores: write_json(shard_out, ev.scores_to_json(scores)))
         return
-    if workers > 1:
+    if from_shards:
+        parts = [ev.scores_from_json(json.loads(p.read_text())) for p in sorted(from_shards.glob("*.json"))]
+        scores = ev.merge(parts)
+    elif workers > 1:
         scores = _run_workers(app, dataset, names, limit, max_new_tokens, workers, device, model)
     else:
         total = len(problems) * len(names)
         with click.progressbar(length=total, label="answering", file=click.get_text_stream("stderr")) as bar:
-            scores = ev.evaluate(engine, names, problems, decoding, on_done=lambda name, i: bar.update(1))
+            scores = ev.evaluate(engine, names, problems, decoding, on_done=lambda _scores: bar.update(1))
     if not scores:
         raise ConfigError("nothing was evaluated")
-    click.echo(f"{dataset.name}: {len(problems)} questions, model {engine.settings.model}, "
+    asked = max(s.questions for s in scores.values())
+    click.echo(f"{dataset.name}: {asked} questions, model {engine.settings.model}, "
                f"max_new_tokens {max_new_tokens}")
     click.echo(f"{'strategy':<18} {'accuracy':>9} {'95% CI':>15} {'calls/q':>8} {'tokens/q':>9} {'s/q':>7} {'errors':>6}")
     for s in scores.values():
@@ -79,13 +86,13 @@ def eval_strategies(app: AppContext, dataset: Path, strategies: str, limit: int,
                    f"{summary['calls_per_question']:>8.2f} {summary['tokens_per_question']:>9.0f} "
                    f"{summary['seconds_per_question']:>7.2f} {s.errors:>6}")
     if json_path:
-        write_json(json_path, {"dataset": str(dataset), "questions": len(problems), "model": engine.settings.model,
+        write_json(json_path, {"dataset": str(dataset), "questions": asked, "model": engine.settings.model,
                                "max_new_tokens": max_new_tokens,
                                "summary": [s.summary() for s in scores.values()],
                                "scores": ev.scores_to_json(scores)})
         click.echo(f"wrote {json_path}", err=True)
     if png_path:
-        if ev.chart(scores, png_path, f"{dataset.name}, {len(problems)} questions"):
+        if ev.chart(scores, png_path, f"{dataset.name}, {asked} questions, {engine.settings.model} model"):
             click.echo(f"wrote {png_path}", err=True)
         else:
             click.echo("note: no chart, matplotlib is not installed (pip install matplotlib)", err=True)

@@ -114,7 +114,7 @@ def is_correct(predicted: str, gold: float) -> bool:
 
 
 def evaluate(engine: Any, strategies: list[str], problems: list[Problem], decoding: Any,
-             on_done: Callable[[str, int], None] | None = None) -> dict[str, StrategyScore]:
+             on_done: Callable[[dict[str, StrategyScore]], None] | None = None) -> dict[str, StrategyScore]:
     """Every strategy on every problem, without retrieval, with the math instructions."""
     from ..strategy import options_type
 
@@ -143,7 +143,7 @@ def evaluate(engine: Any, strategies: list[str], problems: list[Problem], decodi
                 score.predictions.append({"id": problem.id, "predicted": predicted, "gold": problem.answer,
                                           "correct": ok})
             if on_done:
-                on_done(name, score.questions)
+                on_done(scores)
     return scores
 
 
