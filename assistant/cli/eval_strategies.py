@@ -78,11 +78,12 @@ def eval_strategies(app: AppContext, dataset: Path, strategies: str, limit: int,
     asked = max(s.questions for s in scores.values())
     click.echo(f"{dataset.name}: {asked} questions, model {engine.settings.model}, "
                f"max_new_tokens {max_new_tokens}")
-    click.echo(f"{'strategy':<18} {'accuracy':>9} {'95% CI':>15} {'calls/q':>8} {'tokens/q':>9} {'s/q':>7} {'errors':>6}")
+    click.echo(f"{'strategy':<18} {'questions':>9} {'accuracy':>9} {'95% CI':>15} {'calls/q':>8} {'tokens/q':>9} "
+               f"{'s/q':>7} {'errors':>6}")
     for s in scores.values():
         low, high = s.interval()
         summary = s.summary()
-        click.echo(f"{s.strategy:<18} {s.accuracy * 100:>8.1f}% {f'{low * 100:.1f}-{high * 100:.1f}%':>15} "
+        click.echo(f"{s.strategy:<18} {s.questions:>9} {s.accuracy * 100:>8.1f}% {f'{low * 100:.1f}-{high * 100:.1f}%':>15} "
                    f"{summary['calls_per_question']:>8.2f} {summary['tokens_per_question']:>9.0f} "
                    f"{summary['seconds_per_question']:>7.2f} {s.errors:>6}")
     if json_path:

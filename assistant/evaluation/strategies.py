@@ -180,7 +180,9 @@ def chart(scores: dict[str, StrategyScore], path: Path, title: str) -> bool:
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    names = list(scores)
+    names = [n for n in scores if scores[n].questions]  # a strategy that answered nothing has no bar
+    if not names:
+        return False
     acc = [scores[n].accuracy * 100 for n in names]
     low = [acc[i] - scores[n].interval()[0] * 100 for i, n in enumerate(names)]
     high = [scores[n].interval()[1] * 100 - acc[i] for i, n in enumerate(names)]
@@ -189,7 +191,8 @@ def chart(scores: dict[str, StrategyScore], path: Path, title: str) -> bool:
     ax.set_ylabel("accuracy, % (95 % Wilson interval)")
     ax.set_title(title)
     for i, n in enumerate(names):
-        ax.text(i, acc[i] + high[i] + 0.5, f"{acc[i]:.1f}%\n{scores[n].tokens / max(scores[n].questions, 1):.0f} tok/q",
+        ax.text(i, acc[i] + high[i] + 0.5, f"{acc[i]:.1f}% of {scores[n].questions}\n"
+                f"{scores[n].tokens / max(scores[n].questions, 1):.0f} tok/q",
                 ha="center", va="bottom", fontsize=8)
     ax.set_ylim(0, max(acc[i] + high[i] for i in range(len(names))) * 1.3 + 5)
     fig.tight_layout()
