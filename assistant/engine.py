@@ -201,7 +201,7 @@ class Engine:
     def answer(self, question: str, *, strategy: str | None = None, options: dict[str, Any] | None = None,
                decoding: Decoding | None = None, history: Sequence[Message] = (), top_k: int | None = None,
                collection: str | None = None, use_retrieval: bool = True,
-               on_text: Callable[[str], None] | None = None) -> Answer:
+               on_text: Callable[[str], None] | None = None, metadata: dict[str, str] | None = None) -> Answer:
         """Answer one question; see the module docstring for the pipeline."""
         question = question.strip()
         if not question:
@@ -235,7 +235,7 @@ class Engine:
             examples = self.select_examples(question, self.settings.examples_k, plugin_notices)
             step.update(examples=[e.id or e.input[:40] for e in examples])
         prompt = Prompt(input=question, instructions=self.settings.instructions, passages=tuple(passages),
-                        examples=tuple(examples), history=tuple(history))
+                        examples=tuple(examples), history=tuple(history), metadata=dict(metadata or {}))
         with _timed(steps, "condition", "condition_prompt") as step:
             prompt = self.condition(prompt, question, plugin_notices)
         llm = self.llm

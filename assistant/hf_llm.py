@@ -63,6 +63,16 @@ class TransformersLLM:
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         if decoding.stop:
             kwargs.update(stop_strings=list(decoding.stop), tokenizer=self.tokenizer)
+        if decoding.exclude or decoding.require:
+            from transformers import LogitsProcessorList
+
+            from .constraints import RequireWords, bad_words_ids
+
+            if decoding.exclude:
+                kwargs["bad_words_ids"] = bad_words_ids(self.tokenizer, decoding.exclude)
+            if decoding.require:
+                kwargs["logits_processor"] = LogitsProcessorList([RequireWords(
+                    self.tokenizer, decoding.require, decoding.max_new_tokens, self._eos_ids())])
         return kwargs
 
     def _seed(self, decoding: Decoding) -> None:

@@ -89,7 +89,8 @@ class Decoding:
 
     ``num_beams > 1`` selects beam search (deterministic). ``top_k == 0``
     disables top-k filtering. ``stop`` strings end generation and are removed
-    from the returned text.
+    from the returned text. ``exclude`` words never appear in the output;
+    ``require`` words always do (``assistant/constraints.py``).
     """
 
     max_new_tokens: int = 256
@@ -100,6 +101,8 @@ class Decoding:
     repetition_penalty: float = 1.0
     stop: tuple[str, ...] = ()
     seed: int | None = None
+    exclude: tuple[str, ...] = ()
+    require: tuple[str, ...] = ()
 
     @property
     def sampling(self) -> bool:

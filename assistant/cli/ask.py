@@ -18,15 +18,17 @@ Examples:
   assistant ask "How do I index a folder?"
   assistant ask "..." --strategy zero_shot -o samples=3 --temperature 0.7 --top-p 0.9
   assistant ask "..." --json | jq .citations
+  assistant ask "Explain the index" --meta audience=children --exclude embedding --require folder
   echo "a long question" | assistant ask -
 """
 
 
-def parse_options(pairs: tuple[str, ...]) -> dict[str, str]:
+def parse_options(pairs: tuple[str, ...], what: str = "strategy option") -> dict[str, str]:
     options: dict[str, str] = {}
     for pair in pairs:
         if "=" not in pair:
-            raise ConfigError(f"strategy option {pair!r} is not KEY=VALUE", "write e.g. -o samples=3")
+            example = "-o samples=3" if what == "strategy option" else "--meta audience=children"
+            raise ConfigError(f"{what} {pair!r} is not KEY=VALUE", f"write e.g. {example}")
         key, value = pair.split("=", 1)
         options[key.strip()] = value
     return options
@@ -47,6 +49,10 @@ def parse_options(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--num-beams", type=int, help="Beam search width (1 = off).")
 @click.option("--repetition-penalty", type=float, help="Above 1 discourages repetition.")
 @click.option("--stop", multiple=True, help="Stop string; repeatable.")
+@click.option("--exclude", multiple=True, metavar="WORD", help="A word the answer must not contain; repeatable.")
+@click.option("--require", multiple=True, metavar="WORD", help="A word the answer must contain; repeatable.")
+@click.option("--meta", multiple=True, metavar="KEY=VALUE",
+              help="Condition the answer, e.g. --meta audience=children --meta format='a bulleted list'.")
 @click.option("--seed", type=int, help="Random seed for sampling.")
 @click.option("--model", help='Generator: "embedded", a folder, a .gguf file or a hub id.')
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), help="Where to run the model.")
@@ -59,7 +65,8 @@ def parse_options(pairs: tuple[str, ...]) -> dict[str, str]:
 def ask(app: AppContext, question: str, collection: str | None, strategy: str | None, options: tuple[str, ...],
         top_k: int | None, no_retrieval: bool, max_new_tokens: int | None, temperature: float | None,
         top_p: float | None, sample_top_k: int | None, num_beams: int | None, repetition_penalty: float | None,
-        stop: tuple[str, ...], seed: int | None, model: str | None, device: str | None, dtype: str | None,
+        stop: tuple[str, ...], exclude: tuple[str, ...], require: tuple[str, ...], meta: tuple[str, ...],
+        seed: int | None, model: str | None, device: str | None, dtype: str | None,
         context_window: int | None, online: bool, as_json: bool, trace: bool, **flags: Any) -> None:
     """Answer QUESTION from your indexed documents, citing the passages used.
 
@@ -72,7 +79,8 @@ def ask(app: AppContext, question: str, collection: str | None, strategy: str | 
     engine = app.engine(**overrides)
     decoding = engine.decoding(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
                                top_k=sample_top_k, num_beams=num_beams, repetition_penalty=repetition_penalty,
-                               stop=tuple(stop) if stop else None, seed=seed)
+                               stop=tuple(stop) if stop else None, seed=seed,
+                               exclude=tuple(exclude) if exclude else None, require=tuple(require) if require else None)
     streamed: list[str] = []
 
     def on_text(piece: str) -> None:
@@ -83,6 +91,7 @@ def ask(app: AppContext, question: str, collection: str | None, strategy: str | 
 
     answer = engine.answer(question, strategy=strategy, options=parse_options(options), decoding=decoding,
                            top_k=top_k, collection=collection, use_retrieval=not no_retrieval,
+                           metadata=parse_options(meta, what="metadata"),
                            on_text=None if as_json else on_text)
     if as_json:
         click.echo(json.dumps(answer_to_json(answer), indent=2))
