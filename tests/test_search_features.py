@@ -229,3 +229,19 @@ def test_sample_corpus_filter_by_folder_glob(home, tmp_path):
     engine = Engine(Settings(device="cpu", type_filter="txt"))
     engine.index(corpus)
     assert {p.source for p in engine.retriever().search("installation", 5)} <= {"privacy.txt", "troubleshooting.txt"}
+
+
+def test_condense_with_the_model_searches_its_rewrite(home, tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "zorblax.md").write_text("# Zorblax\n\nZorblax makes garden tools. It was founded in 1987 in Leeds.\n")
+    (docs / "quintor.md").write_text("# Quintor\n\nQuintor builds fishing boats. It was founded in 1950 in Oslo.\n")
+    llm = ScriptedLLM(["When was Quintor founded?", "In 1950."])
+    engine = Engine(Settings(device="cpu", condense="llm"), llm=llm)
+    engine.index(docs)
+    history = [Message("user", "What does Quintor build?"), Message("assistant", "Fishing boats.")]
+    answer = engine.answer("When was it founded?", history=history, top_k=1)
+    assert llm.calls[0].label == "condense" and "Follow-up question: When was it founded?" in llm.calls[0].prompts[0]
+    retrieve = [s for s in answer.steps if s.kind == "retrieve"][0]
+    assert retrieve.detail["queries"] == ["When was Quintor founded?"]
+    assert answer.passages[0].source == "quintor.md"
