@@ -109,3 +109,29 @@ def test_self_consistency_on_the_real_model_reports_agreement(real_llm):
                                      options={"samples": 3}, decoding=Decoding(max_new_tokens=40, seed=0))
     assert len(answer.candidates) == 3 and 0.0 <= answer.metadata["agreement"] <= 1.0
     assert answer.usage.model_calls == 1
+
+
+def test_best_of_n_keeps_the_candidate_the_verifiers_prefer():
+    from assistant import hookimpl
+    from assistant.plugins import make_plugin_host
+
+    texts = ["short", "a medium answer here", "the longest answer of all four here", "tiny one"]
+
+    class PrefersLong:
+        @hookimpl
+        def score_candidates(self, query, candidates, prompt):
+            return [float(len(c.text)) for c in candidates]
+
+    llm = ScriptedLLM(lambda prompt, i: texts[i], scores=lambda prompt, text: -1.0 * len(text.split()))
+    # likelihood alone: per-token scores are all -1, a tie; the plugin decides
+    host = make_plugin_host(None, extra=[("prefers_long", PrefersLong())])
+    answer = Engine(Settings(), host=host, llm=llm).answer("Q?", strategy="best_of_n", use_retrieval=False)
+    assert answer.text == texts[2] and answer.metadata["chosen"] == 2
+    assert (llm.calls[0].kind, llm.calls[0].label, llm.calls[0].n) == ("generate", "candidates", 4)
+    verify = [s for s in answer.steps if s.kind == "verify"][0]
+    assert set(verify.detail["scores"]) == {"likelihood", "prefers_long"}
+    # without plugins, the likelihood decides: a scripted model that likes "tiny one" best
+    liked = ScriptedLLM(lambda prompt, i: texts[i], scores=lambda prompt, text: 0.0 if text == "tiny one" else -5.0)
+    answer = engine(liked).answer("Q?", strategy="best_of_n", use_retrieval=False)
+    assert answer.text == "tiny one"
+    assert sum(1 for c in liked.calls if c.kind == "score") == 4
