@@ -47,6 +47,7 @@ BUILTIN_PLUGINS = (
     "assistant_plugins.self_consistency",
     "assistant_plugins.least_to_most",
     "assistant_plugins.best_of_n",
+    "assistant_plugins.chain_of_verification",
     "assistant_plugins.semantic_examples",
     "assistant_plugins.faiss_retrieval",
     "assistant_plugins.feedback",

@@ -135,3 +135,48 @@ def test_best_of_n_keeps_the_candidate_the_verifiers_prefer():
     answer = engine(liked).answer("Q?", strategy="best_of_n", use_retrieval=False)
     assert answer.text == "tiny one"
     assert sum(1 for c in liked.calls if c.kind == "score") == 4
+
+
+def _cove_reply(prompt: str, i: int) -> str:
+    last = prompt.rsplit("<user>", 1)[-1]
+    if "check the facts in the draft" in last:
+        return "1. Where is the Eiffel Tower?\n2. When was it built?"
+    if "Does the checked answer agree" in last:
+        return "inconsistent: it was built in 1889" if "built" in last else "consistent"
+    if "Write the final answer" in last:
+        return "The Eiffel Tower is in Paris and was built in 1889."
+    if "Where is the Eiffel Tower?" in last:
+        return "In Paris."
+    if "When was it built?" in last:
+        return "In 1889."
+    return "The Eiffel Tower is in Paris and was built in 1925."  # the draft, with a mistake
+
+
+@pytest.mark.parametrize("variant", ["factored", "factor_revise", "two_step", "joint"])
+def test_chain_of_verification_variants(variant):
+    llm = ScriptedLLM(_cove_reply)
+    answer = engine(llm).answer("Tell me about the Eiffel Tower.", strategy="chain_of_verification",
+                                options={"variant": variant}, use_retrieval=False)
+    labels = [c.label for c in llm.calls]
+    assert labels[0] == "draft" and labels[-1] == "final answer"
+    verify = [s for s in answer.steps if s.kind == "verify"][0]
+    assert verify.detail["draft"].endswith("1925.")
+    if variant in ("factored", "factor_revise"):
+        [factored] = [c for c in llm.calls if c.label == "verify (factored)"]
+        assert len(factored.prompts) == 2  # one prompt per question, in one batched call
+        for prompt, question in zip(factored.prompts, verify.detail["questions"]):
+            assert question in prompt and "1925" not in prompt  # never sees the draft
+            assert sum(q in prompt for q in verify.detail["questions"]) == 1  # nor the other questions
+        assert verify.detail["answers"] == ["In Paris.", "In 1889."]
+    if variant == "factor_revise":
+        assert verify.detail["checks"][1].startswith("inconsistent")
+        assert "Check: inconsistent" in llm.calls[-1].prompts[0]
+    if variant == "two_step":
+        assert labels == ["draft", "plan", "verify", "final answer"] and "1925" not in llm.calls[2].prompts[0]
+    assert answer.text == "The Eiffel Tower is in Paris and was built in 1889."
+
+
+def test_chain_of_verification_rejects_an_unknown_variant():
+    with pytest.raises(Exception, match="variant must be one of"):
+        engine(ScriptedLLM("x")).answer("Q?", strategy="chain_of_verification", options={"variant": "bogus"},
+                                        use_retrieval=False)
