@@ -48,6 +48,7 @@ BUILTIN_PLUGINS = (
     "assistant_plugins.least_to_most",
     "assistant_plugins.best_of_n",
     "assistant_plugins.chain_of_verification",
+    "assistant_plugins.chain_of_density",
     "assistant_plugins.semantic_examples",
     "assistant_plugins.faiss_retrieval",
     "assistant_plugins.feedback",

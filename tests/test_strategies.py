@@ -180,3 +180,18 @@ def test_chain_of_verification_rejects_an_unknown_variant():
     with pytest.raises(Exception, match="variant must be one of"):
         engine(ScriptedLLM("x")).answer("Q?", strategy="chain_of_verification", options={"variant": "bogus"},
                                         use_retrieval=False)
+
+
+def test_chain_of_density_adds_entities_round_by_round_at_a_fixed_length():
+    replies = iter(["Summary: Owls hunt at night.",
+                    "Missing: barn owl; prey\nSummary: Barn owls hunt prey at night.",
+                    "Missing: Leeds\nSummary: Barn owls near Leeds hunt prey at night.",
+                    "no format at all"])
+    llm = ScriptedLLM(lambda prompt, i: next(replies))
+    answer = engine(llm).answer("Summarise the passages about owls.", strategy="chain_of_density",
+                                options={"rounds": 3, "words": 12}, use_retrieval=False)
+    rounds = answer.metadata["rounds"]
+    assert [r["added"] for r in rounds] == [[], ["barn owl", "prey"], ["Leeds"], []]
+    assert answer.text == "no format at all"  # a reply without 'Summary:' is taken whole
+    assert "Current summary: Barn owls near Leeds hunt prey at night." in llm.calls[3].prompts[0]
+    assert all("about 12 words" in c.prompts[0] for c in llm.calls)
