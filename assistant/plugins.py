@@ -49,6 +49,7 @@ BUILTIN_PLUGINS = (
     "assistant_plugins.best_of_n",
     "assistant_plugins.chain_of_verification",
     "assistant_plugins.chain_of_density",
+    "assistant_plugins.tree_of_thought",
     "assistant_plugins.semantic_examples",
     "assistant_plugins.faiss_retrieval",
     "assistant_plugins.feedback",

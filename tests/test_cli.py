@@ -42,7 +42,7 @@ def test_missing_and_empty_folders(tmp_path):
 
 
 def test_unknown_strategy_lists_the_available_ones(home):
-    assert_clean_error(run_cli("ask", "hi", "--strategy", "nope"), "unknown strategy 'nope'", "available: best_of_n, chain_of_density, chain_of_thought, chain_of_verification, least_to_most, self_consistency, zero_shot")
+    assert_clean_error(run_cli("ask", "hi", "--strategy", "nope"), "unknown strategy 'nope'", "available: best_of_n, chain_of_density, chain_of_thought, chain_of_verification, least_to_most, self_consistency, tree_of_thought, zero_shot")
 
 
 def test_unknown_model_is_a_clean_error(home):

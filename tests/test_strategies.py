@@ -195,3 +195,50 @@ def test_chain_of_density_adds_entities_round_by_round_at_a_fixed_length():
     assert answer.text == "no format at all"  # a reply without 'Summary:' is taken whole
     assert "Current summary: Barn owls near Leeds hunt prey at night." in llm.calls[3].prompts[0]
     assert all("about 12 words" in c.prompts[0] for c in llm.calls)
+
+
+def _tot_reply(prompt: str, i: int) -> str:
+    last = prompt.rsplit("<user>", 1)[-1]
+    if "Write only the next step" in last:
+        return ["add 2 and 3", "guess wildly", "multiply 2 by 3"][i % 3]
+    if "Propose" in last:
+        return "1. add 2 and 3\n2. guess wildly\n3. multiply 2 by 3"
+    if "sure, likely or impossible" in last:
+        if "guess" in last:
+            return "impossible"
+        return "sure" if "add 2 and 3" in last else "likely"
+    if "most promising" in last:
+        return "The best choice is 1"
+    return "The answer is 5."
+
+
+@pytest.mark.parametrize("search, generation, evaluation", [
+    ("bfs", "sample", "value"), ("bfs", "propose", "vote"), ("dfs", "propose", "value"), ("dfs", "sample", "value")])
+def test_tree_of_thought_expands_prunes_and_answers(search, generation, evaluation):
+    llm = ScriptedLLM(_tot_reply)
+    answer = engine(llm).answer("What is 2 + 3?", strategy="tree_of_thought", use_retrieval=False, options={
+        "search": search, "generation": generation, "evaluation": evaluation, "depth": 2, "breadth": 2})
+    tree = [s for s in answer.steps if s.kind == "tree"][0].detail["nodes"]
+    statuses = {n["status"] for n in tree}
+    assert "pruned" in statuses and answer.metadata["answer"] == "5"
+    best = [n for n in tree if n["status"] == "solution"][0]
+    if evaluation == "value":
+        assert "guess" not in " ".join(answer.metadata["steps"])  # the impossible branch never wins
+        assert all(n["value"] == 0.0 for n in tree if "guess" in n["thought"])
+    if search == "bfs":
+        level1 = [n for n in tree if n["parent"] == 0]
+        assert len([n for n in level1 if n["status"] in ("expanded", "kept")]) == 2  # breadth 2 survive
+    else:
+        # depth first: pruned children are never expanded
+        expanded = {n["parent"] for n in tree if n["parent"] is not None}
+        assert not [n for n in tree if n["status"] == "pruned" and n["id"] in expanded]
+    assert best["id"] == [s for s in answer.steps if s.kind == "tree"][0].detail["best"]
+    assert llm.calls[-1].label == "final answer"
+
+
+def test_tree_of_thought_respects_the_budget():
+    llm = ScriptedLLM(_tot_reply)
+    answer = engine(llm, budget_calls=3).answer("What is 2 + 3?", strategy="tree_of_thought", use_retrieval=False,
+                                                options={"depth": 3})
+    assert len(llm.calls) == 3 and "budget of 3 model calls" in answer.metadata["budget"]
+    assert answer.text  # the best state so far
