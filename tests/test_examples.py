@@ -58,3 +58,29 @@ def test_examples_commands(home):
     assert found.returncode == 0 and "9 times 9" in found.stdout
     listed = run_cli("examples", "list")
     assert "arithmetic.jsonl" in listed.stdout and "added.jsonl" in listed.stdout
+
+
+def test_active_prompting_ranks_the_questions_the_model_disagrees_on():
+    from assistant.uncertainty import measure, rank_questions
+
+    assert measure(["5", "5.0", "$5"]) == (pytest.approx(1 / 3), pytest.approx(0.0))
+    assert measure(["1", "2", ""])[0] == 1.0
+
+    def reply(prompt: str, i: int) -> str:
+        return "The answer is 4." if "2 + 2" in prompt else f"The answer is {i}."
+
+    llm = ScriptedLLM(reply)
+    ranked = rank_questions(llm, ["What is 2 + 2?", "How many stars are there?"], samples=4)
+    assert [u.question for u in ranked] == ["How many stars are there?", "What is 2 + 2?"]
+    assert ranked[0].disagreement == 1.0 and ranked[1].disagreement == 0.25 and ranked[1].entropy == 0.0
+    assert all(c.n == 4 and c.decoding.temperature > 0 for c in llm.calls)
+
+
+def test_examples_uncertain_on_the_real_model(home, tmp_path):
+    questions = tmp_path / "q.txt"
+    questions.write_text("What is 2 + 2?\nHow many legs do 3 spiders have?\n")
+    out = tmp_path / "uncertain.jsonl"
+    result = run_cli("examples", "uncertain", "--dataset", str(questions), "--samples", "3",
+                     "--max-new-tokens", "24", "--top", "2", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("disagreement") == 2 and len(out.read_text().splitlines()) == 2

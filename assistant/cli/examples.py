@@ -51,3 +51,45 @@ def add(input_: str, output: str, rationale: str | None, tags: tuple[str, ...], 
 
     path = add_example(Example(input=input_, output=output, rationale=rationale, tags=tags), bank=bank)
     click.echo(f"added to {path}")
+
+
+@examples.command()
+@click.option("--dataset", type=click.Path(exists=True, dir_okay=False), required=True,
+              help="Questions: SVAMP.json, a GSM8K .jsonl, or a text file with one question per line.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="Questions to try.")
+@click.option("--samples", type=click.IntRange(min=2), default=5, show_default=True,
+              help="Answers sampled per question (one batched call).")
+@click.option("--top", type=click.IntRange(min=1), default=5, show_default=True, help="Most uncertain questions shown.")
+@click.option("--max-new-tokens", type=int, default=128, show_default=True, help="Tokens per sampled answer.")
+@click.option("--out", type=click.Path(), help="Also write them as JSONL, ready to annotate.")
+@click.pass_obj
+def uncertain(app, dataset: str, limit: int, samples: int, top: int, max_new_tokens: int, out: str | None) -> None:
+    """Active prompting: the questions the model disagrees with itself on most.
+
+    Write an exemplar (with --rationale) for those with `assistant examples add`;
+    the semantic selector then shows it for similar questions.
+    """
+    import json
+    from pathlib import Path
+
+    from assistant.atomic import atomic_path
+    from assistant.uncertainty import rank_questions
+
+    path = Path(dataset)
+    if path.suffix in (".json", ".jsonl"):
+        from assistant.evaluation.strategies import load_problems
+
+        questions = [p.question for p in load_problems(path)][:limit]
+    else:
+        questions = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()][:limit]
+    engine = app.engine()
+    decoding = engine.decoding(max_new_tokens=max_new_tokens, temperature=0.7, top_p=0.95, top_k=40)
+    with click.progressbar(length=len(questions), label="sampling", file=click.get_text_stream("stderr")) as bar:
+        ranked = rank_questions(engine.llm, questions, samples, decoding, on_done=lambda i: bar.update(1))
+    for u in ranked[:top]:
+        click.echo(f"disagreement {u.disagreement:.2f}  entropy {u.entropy:.2f}  {u.question}")
+        click.echo(f"    answers: {', '.join(a or '(none)' for a in u.answers)}")
+    if out:
+        with atomic_path(Path(out)) as tmp:
+            tmp.write_text("".join(json.dumps(u.to_json()) + "\n" for u in ranked[:top]), encoding="utf-8")
+        click.echo(f"wrote {out}", err=True)
