@@ -71,6 +71,16 @@ async def until(pilot, condition, timeout: float = 60.0) -> None:
         await pilot.pause(0.05)
 
 
+def ready(app, screen_type) -> bool:
+    """``screen_type`` is up and something on it has the focus, so typed keys reach it."""
+    return isinstance(app.screen, screen_type) and app.focused is not None and app.focused.screen is app.screen
+
+
+def rank_screen_ready(app) -> bool:
+    """The rank screen is up and its input has the focus (keys pressed earlier would go elsewhere)."""
+    return isinstance(app.screen, RankScreen) and app.focused is app.screen.query_one("#order")
+
+
 def answers(app) -> list[AnswerMessage]:
     return list(app.query(AnswerMessage))
 
@@ -103,7 +113,7 @@ async def test_keys_work_while_an_answer_is_generated_and_esc_stops_it(indexed):
         await until(pilot, lambda: len(answers(app)) == 1 and answers(app)[0].text)
         # the UI is responsive mid-answer: a dialog opens and closes
         await pilot.press("f2")
-        await until(pilot, lambda: isinstance(app.screen, PromptScreen))
+        await until(pilot, lambda: ready(app, PromptScreen))
         assert app.busy
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, PromptScreen))
@@ -123,7 +133,7 @@ async def test_rank_two_candidates_into_the_feedback_store(indexed):
         await ask(pilot, "When do owls hunt?")
         await until(pilot, lambda: not app.busy and app.session.last_answer is not None)
         await pilot.press("ctrl+f")
-        await until(pilot, lambda: isinstance(app.screen, RankScreen))
+        await until(pilot, lambda: rank_screen_ready(app))
         answer = app.session.last_answer
         assert [c.text for c in answer.candidates] == ["Owls hunt at night.", "Owls sleep by day."]
         for key in "2 1":
@@ -151,7 +161,7 @@ async def test_rate_copy_and_bad_rankings_give_notifications(indexed):
         await until(pilot, lambda: not app.busy and app.session.last_answer is not None)
         await pilot.press("ctrl+g")
         await pilot.press("ctrl+b")
-        await until(pilot, lambda: isinstance(app.screen, PromptScreen))
+        await until(pilot, lambda: ready(app, PromptScreen))
         for key in "vague":
             await pilot.press(key)
         await pilot.press("enter")
@@ -188,17 +198,17 @@ async def test_pickers_help_and_new_conversation(indexed):
         await until(pilot, lambda: isinstance(app.screen, HelpScreen))
         await pilot.press("escape")
         await pilot.press("ctrl+o")
-        await until(pilot, lambda: isinstance(app.screen, PickerScreen))
+        await until(pilot, lambda: ready(app, PickerScreen))
         await pilot.press("enter")
         await until(pilot, lambda: not isinstance(app.screen, PickerScreen))
         assert app.session.strategy == "zero_shot"
         await pilot.press("ctrl+l")
-        await until(pilot, lambda: isinstance(app.screen, PickerScreen))
+        await until(pilot, lambda: ready(app, PickerScreen))
         await pilot.press("enter")
         await until(pilot, lambda: not isinstance(app.screen, PickerScreen))
         assert app.session.collection == "default" and "default" in app.sub_title
         await pilot.press("f2")
-        await until(pilot, lambda: isinstance(app.screen, PromptScreen))
+        await until(pilot, lambda: ready(app, PromptScreen))
         await pilot.press("ctrl+a", "ctrl+k")  # clear the field (Input's own keys)
         for key in "0.7":
             await pilot.press(key)
@@ -244,7 +254,7 @@ async def test_end_to_end_on_the_embedded_model(sample_engine):
         assert answers(app)[0].text.strip() == answer.text.strip()
         assert [item.source.passage.source for item in app.query_one(SourcesPanel).children][0] == "models.md"
         await pilot.press("ctrl+f")
-        await until(pilot, lambda: isinstance(app.screen, RankScreen), timeout=240)
+        await until(pilot, lambda: rank_screen_ready(app), timeout=240)
         await pilot.press("1", "space", "2", "enter")
         await until(pilot, lambda: not isinstance(app.screen, RankScreen))
         ranked_id = app.session.last_answer.id
@@ -273,7 +283,7 @@ async def test_conversations_are_saved_resumed_renamed_exported_and_deleted(inde
         await pilot.press("ctrl+n")
         await until(pilot, lambda: not answers(app))
         await pilot.press("f3")
-        await until(pilot, lambda: type(app.screen).__name__ == "HistoryScreen")
+        await until(pilot, lambda: type(app.screen).__name__ == "HistoryScreen" and ready(app, type(app.screen)))
         await pilot.press("enter")  # resume the newest
         await until(pilot, lambda: len(answers(app)) == 2)
         assert answers(app)[0].text == "Barn owls hunt at night [1]." and "sources [1]" in str(
@@ -283,17 +293,17 @@ async def test_conversations_are_saved_resumed_renamed_exported_and_deleted(inde
         assert "<user> And what do they eat?" in llm.calls[-1].prompts[0]
         cid = app.session.conversation_id
         await pilot.press("f3")
-        await until(pilot, lambda: type(app.screen).__name__ == "HistoryScreen")
+        await until(pilot, lambda: type(app.screen).__name__ == "HistoryScreen" and ready(app, type(app.screen)))
         await pilot.press("r")
-        await until(pilot, lambda: isinstance(app.screen, PromptScreen))
+        await until(pilot, lambda: ready(app, PromptScreen))
         await pilot.press("ctrl+u")
         for key in "Owls":
             await pilot.press(key)
         await pilot.press("enter")
         await pilot.press("f3")
-        await until(pilot, lambda: type(app.screen).__name__ == "HistoryScreen")
+        await until(pilot, lambda: type(app.screen).__name__ == "HistoryScreen" and ready(app, type(app.screen)))
         await pilot.press("e")
-        await until(pilot, lambda: isinstance(app.screen, PromptScreen))
+        await until(pilot, lambda: ready(app, PromptScreen))
         app.screen.query_one("Input").value = str(tmp_path / "owls.md")
         await pilot.press("enter")
         await until(pilot, lambda: (tmp_path / "owls.md").exists())
@@ -321,11 +331,11 @@ async def test_collections_screen_adds_syncs_chooses_and_deletes(home, tmp_path)
     app = make_app(ScriptedLLM("x"))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("f4")
-        await until(pilot, lambda: type(app.screen).__name__ == "CollectionsScreen")
+        await until(pilot, lambda: type(app.screen).__name__ == "CollectionsScreen" and ready(app, type(app.screen)))
         screen = app.screen
         assert "No collections yet" in str(screen.query_one("#report").render())
         await pilot.press("a")
-        await until(pilot, lambda: isinstance(app.screen, PromptScreen))
+        await until(pilot, lambda: ready(app, PromptScreen))
         app.screen.query_one("Input").value = f"{docs} = notes"
         await pilot.press("enter")
         await until(pilot, lambda: app.screen is screen and screen.last_report is not None, timeout=120)
@@ -339,9 +349,9 @@ async def test_collections_screen_adds_syncs_chooses_and_deletes(home, tmp_path)
         await until(pilot, lambda: app.session.collection == "notes")
         assert "notes ·" in app.sub_title
         await pilot.press("f4")
-        await until(pilot, lambda: type(app.screen).__name__ == "CollectionsScreen")
+        await until(pilot, lambda: type(app.screen).__name__ == "CollectionsScreen" and ready(app, type(app.screen)))
         await pilot.press("d")
-        await until(pilot, lambda: isinstance(app.screen, PromptScreen))
+        await until(pilot, lambda: ready(app, PromptScreen))
         app.screen.query_one("Input").value = "notes"
         await pilot.press("enter")
         await until(pilot, lambda: not (collections_dir() / "notes").exists())
