@@ -16,6 +16,8 @@ A strategy is a class registered through ``register_strategies``:
 
 ``run`` talks to the model only through ``call.llm`` and to verifiers only
 through ``call.score_candidates``; it never imports the engine.
+``call.final(prompt)`` writes the final answer, streamed when the face asks
+for streaming.
 """
 
 from __future__ import annotations
@@ -52,6 +54,17 @@ class StrategyCall:
     decoding: Decoding
     score_candidates: Callable[[Sequence[Candidate]], dict[str, list[float]]]
     on_text: Callable[[str], None] | None = None
+
+    def final(self, prompt: Prompt | str, label: str = "final answer") -> Candidate | None:
+        """Generate the final answer from ``prompt`` with the user's decoding:
+        streamed piece by piece to ``on_text`` when the face wants streaming,
+        else in one ``generate`` call. ``None`` if the stream produced nothing."""
+        if self.on_text is None:
+            return self.llm.generate([prompt], n=1, decoding=self.decoding, label=label)[0][0]
+        stream = self.llm.stream(prompt, self.decoding, label=label)
+        for piece in stream:
+            self.on_text(piece)
+        return stream.candidate
 
 
 def options_type(strategy_class: type) -> type | None:

@@ -69,14 +69,8 @@ class ChainOfThought:
     def run(self, call: StrategyCall) -> StrategyResult:
         o = self.options
         prompt = reasoning_prompt(call.prompt, o.trigger, o.answer_format)
-        if call.on_text is not None:
-            stream = call.llm.stream(prompt, call.decoding, label="reasoning")
-            for piece in stream:
-                call.on_text(piece)
-            candidate = stream.candidate
-            candidates = (candidate,) if candidate else ()
-        else:
-            candidates = tuple(call.llm.generate([prompt], n=1, decoding=call.decoding, label="reasoning")[0])
+        candidate = call.final(prompt, label="reasoning")
+        candidates = (candidate,) if candidate else ()
         reasoning = candidates[0].text if candidates else ""
         answer = extract(reasoning, o.answer_kind)
         steps = []

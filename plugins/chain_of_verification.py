@@ -122,13 +122,8 @@ class ChainOfVerification:
             final = dataclasses.replace(call.prompt, input=(
                 f"{call.prompt.input}\n\nA draft answer was: {draft}\nVerification:\n{evidence or '(none)'}\n\n"
                 "Write the final answer, correcting anything the verification contradicts."))
-            if call.on_text is not None:
-                stream = llm.stream(final, decoding, label="final answer")
-                for piece in stream:
-                    call.on_text(piece)
-                text = stream.candidate.text if stream.candidate else ""
-            else:
-                text = llm.generate([final], decoding=decoding, label="final answer")[0][0].text
+            candidate = call.final(final)
+            text = candidate.text if candidate else ""
         except BudgetExhausted as exc:
             stopped = exc.message
             if call.on_text is not None:

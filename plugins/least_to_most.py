@@ -89,13 +89,8 @@ class LeastToMost:
                                           label=f"sub-question {len(solved) + 1}")[0][0].text
                 solved.append((sub, reply))
             final_prompt = solve_prompt(call.prompt, solved, call.question)
-            if call.on_text is not None:
-                stream = call.llm.stream(final_prompt, call.decoding, label="final answer")
-                for piece in stream:
-                    call.on_text(piece)
-                text = stream.candidate.text if stream.candidate else ""
-            else:
-                text = call.llm.generate([final_prompt], n=1, decoding=call.decoding, label="final answer")[0][0].text
+            candidate = call.final(final_prompt)
+            text = candidate.text if candidate else ""
         except BudgetExhausted as exc:
             if not solved:
                 raise

@@ -36,10 +36,7 @@ class ZeroShot:
 
     def run(self, call: StrategyCall) -> StrategyResult:
         if self.options.samples <= 1 and call.on_text is not None:
-            stream = call.llm.stream(call.prompt, call.decoding, label="answer")
-            for piece in stream:
-                call.on_text(piece)
-            candidate = stream.candidate
+            candidate = call.final(call.prompt, label="answer")
             return StrategyResult(text=candidate.text if candidate else "", candidates=(candidate,) if candidate else ())
         candidates = call.llm.generate([call.prompt], n=max(1, self.options.samples), decoding=call.decoding,
                                        label="answer")[0]
