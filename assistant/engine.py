@@ -122,7 +122,7 @@ class Engine:
             return lists[0][:k] if lists else []
         return fuse(lists, k)
 
-    def retrieval_queries(self, question: str, history: Sequence[Message]) -> list[str]:
+    def retrieval_queries(self, question: str, history: Sequence[Message], llm: LLM | None = None) -> list[str]:
         """What to search for: the question, and for a follow-up also its condensed form.
 
         A follow-up ("When was it founded?") names nothing the documents can
@@ -132,7 +132,8 @@ class Engine:
         that changes the subject still finds its own passages. With
         ``condense = "llm"`` the model rewrites the question to stand alone
         (the "condense question" step of conversational RAG; worth it with a
-        model larger than the embedded 135M one).
+        model larger than the embedded 135M one), through ``llm`` (the turn's
+        metered model, so the call counts in its usage and budget).
         """
         earlier = [m.content.strip() for m in history if m.role == "user" and m.content.strip()]
         mode = self.settings.condense
@@ -141,10 +142,10 @@ class Engine:
         if not earlier or mode == "off":
             return [question]
         if mode == "llm":
-            return [self.condense_question(question, history)]
+            return [self.condense_question(question, history, llm)]
         return [question, f"{earlier[-1]} {question}"]
 
-    def condense_question(self, question: str, history: Sequence[Message]) -> str:
+    def condense_question(self, question: str, history: Sequence[Message], llm: LLM | None = None) -> str:
         """The model's standalone rewrite of a follow-up question (greedy, short)."""
         turns = "\n".join(f"{m.role.capitalize()}: {' '.join(m.content.split())[:400]}" for m in history[-4:])
         prompt = Prompt(
@@ -152,7 +153,7 @@ class Engine:
             instructions="Rewrite the follow-up question so that it can be understood without the conversation. "
                          "Reply with the question only.")
         decoding = Decoding(max_new_tokens=48, temperature=0.0, stop=("\n",))
-        rewritten = self.llm.generate([prompt], n=1, decoding=decoding, label="condense")[0][0].text.strip()
+        rewritten = (llm or self.llm).generate([prompt], n=1, decoding=decoding, label="condense")[0][0].text.strip()
         return rewritten or question
 
     def select_examples(self, query: str, k: int, notices: list[str] | None = None) -> list[Example]:
@@ -220,10 +221,12 @@ class Engine:
         plugin_notices: list[str] = []
         self.host.timeout_s = self.settings.plugin_timeout_s
 
+        metered = MeteredLLM(self.llm, Budget(self.settings.budget_calls, self.settings.budget_tokens,
+                                              self.settings.budget_seconds))
         with _timed(steps, "retrieve", "retrieve") as step:
             passages: list[Passage] = []
             if use_retrieval:
-                queries = self.retrieval_queries(question, history)
+                queries = self.retrieval_queries(question, history, metered)
                 if len(queries) == 1:
                     passages = self.retrieve(queries[0], k, collection, plugin_notices)
                 else:  # the condensed query's list first: it wins ties against the bare follow-up
@@ -238,15 +241,13 @@ class Engine:
                         examples=tuple(examples), history=tuple(history), metadata=dict(metadata or {}))
         with _timed(steps, "condition", "condition_prompt") as step:
             prompt = self.condition(prompt, question, plugin_notices)
-        llm = self.llm
+        llm = metered.inner
         limit = llm.context_window - decoding.max_new_tokens
         with _timed(steps, "budget", "fit_context_window") as step:
             prompt, notices = fit_prompt(prompt, llm.count_tokens, limit)
             step.update(limit=limit, notices=notices)
         steps[-1] = dataclasses.replace(steps[-1], notices=tuple(notices))
 
-        metered = MeteredLLM(llm, Budget(self.settings.budget_calls, self.settings.budget_tokens,
-                                         self.settings.budget_seconds))
         call = StrategyCall(question=question, prompt=prompt, llm=metered, decoding=decoding,
                             score_candidates=lambda cands: self.score_candidates(question, prompt, cands,
                                                                                  plugin_notices),

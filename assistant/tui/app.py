@@ -292,10 +292,9 @@ class ChatApp(App[None]):
             self.update_header()
 
     def action_pick_collection(self) -> None:
-        from ..paths import collections_dir
+        from .collections import collection_rows
 
-        folder = collections_dir()
-        names = sorted(p.name for p in folder.iterdir() if (p / "manifest.json").exists()) if folder.exists() else []
+        names = [row.get("name", "?") for row in collection_rows()]
         if not names:
             self.notify("no collections yet: run `assistant index FOLDER` first", severity="warning")
             return
