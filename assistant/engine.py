@@ -54,6 +54,21 @@ class Engine:
             self._llm = TransformersLLM(loaded, context_window=self.settings.context_window)
         return self._llm
 
+    def adapted_llm(self, spec: str) -> LLM:
+        """The model with adapter ``spec`` active ("" or "none": the base model).
+        Adapters load once and switch per turn; see ``assistant.adapter_runtime``."""
+        from .adapters import AdapterError, AdapterSpec
+
+        parsed = AdapterSpec.parse(spec)
+        llm = self.llm
+        with_adapter = getattr(llm, "with_adapter", None)
+        if with_adapter is None:
+            if parsed.parts:
+                raise AdapterError(f"the model backend {type(llm).__name__} cannot apply adapters",
+                                   "use the transformers backend, or drop --adapter")
+            return llm
+        return with_adapter(parsed)
+
     def loaders(self) -> dict[str, Callable]:
         return {name: reg.obj for name, reg in self.host.registry.of("loader").items()}
 
@@ -202,8 +217,12 @@ class Engine:
     def answer(self, question: str, *, strategy: str | None = None, options: dict[str, Any] | None = None,
                decoding: Decoding | None = None, history: Sequence[Message] = (), top_k: int | None = None,
                collection: str | None = None, use_retrieval: bool = True,
-               on_text: Callable[[str], None] | None = None, metadata: dict[str, str] | None = None) -> Answer:
-        """Answer one question; see the module docstring for the pipeline."""
+               on_text: Callable[[str], None] | None = None, metadata: dict[str, str] | None = None,
+               adapter: str | None = None) -> Answer:
+        """Answer one question; see the module docstring for the pipeline.
+
+        ``adapter`` (default: the ``adapter`` setting) names the adapter this
+        turn runs with; "" or "none" runs the base model."""
         question = question.strip()
         if not question:
             raise ConfigError("the question is empty", "type a question")
@@ -221,7 +240,8 @@ class Engine:
         plugin_notices: list[str] = []
         self.host.timeout_s = self.settings.plugin_timeout_s
 
-        metered = MeteredLLM(self.llm, Budget(self.settings.budget_calls, self.settings.budget_tokens,
+        turn_llm = self.adapted_llm(self.settings.adapter if adapter is None else adapter)
+        metered = MeteredLLM(turn_llm, Budget(self.settings.budget_calls, self.settings.budget_tokens,
                                               self.settings.budget_seconds))
         with _timed(steps, "retrieve", "retrieve") as step:
             passages: list[Passage] = []
@@ -278,7 +298,8 @@ class Engine:
                 getattr(runner, "options", None)) else {},
             model=llm.name, decoding=decoding, candidates=result.candidates,
             notices=tuple(notices) + tuple(plugin_notices), prompt=prompt,
-            metadata={**result.metadata, "strategy_ms": strategy_ms, "collection": collection or self.settings.collection},
+            metadata={**result.metadata, "strategy_ms": strategy_ms, "collection": collection or self.settings.collection,
+                      "adapter": getattr(getattr(turn_llm, "adapter", None), "label", "") or None},
         )
         observer_notices: list[str] = []
         self.host.call("on_answer", answer=answer, settings=self.settings, on_error=self._errors(observer_notices))

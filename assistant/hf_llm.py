@@ -11,10 +11,12 @@ batch (``_sample_with_shared_prefix``).
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from .adapters import AdapterSpec
 from .llm import PromptLike, TextStream
 from .models import LoadedModel
 from .prompt import as_prompt, to_messages
@@ -30,6 +32,45 @@ class TransformersLLM:
         window = getattr(self.model.config, "max_position_embeddings", 2048)
         self.context_window = min(context_window, window) if context_window else window
         self._lock = threading.RLock()  # one forward pass at a time (UI threads)
+        self._adapters: list[Any] = [None]  # [AdapterSet], shared by every adapter view
+        self.adapter = AdapterSpec()  # what this view runs with; see with_adapter
+
+    # --------------------------------------------------------------- adapters
+
+    def with_adapter(self, spec: str | AdapterSpec | None) -> "TransformersLLM":
+        """A view of this model that runs every call with ``spec`` active
+        ("" or "none": the base model; "qa"; or a LoRA mix "qa*0.7+style*0.3").
+
+        Views share the weights, the lock and the loaded adapters, so
+        switching costs a ``set_adapter`` (milliseconds), not a reload. The
+        adapters are loaded (and checked against this base model) here, so
+        a wrong name or a mismatched base fails before any generation.
+        """
+        spec = spec if isinstance(spec, AdapterSpec) else AdapterSpec.parse(spec)
+        if spec.parts:
+            with self._lock:
+                self.adapter_set().prepare(spec)
+        view = copy.copy(self)
+        view.adapter = spec
+        view.name = self.loaded.source.label + (f" + {spec.label}" if spec.parts else "")
+        return view
+
+    def adapter_set(self) -> Any:
+        if self._adapters[0] is None:
+            from .adapter_runtime import AdapterSet
+            from .adapters import weights_fingerprint
+
+            self._adapters[0] = AdapterSet(self.model, self.loaded.source.label,
+                                           weights_fingerprint(self.loaded.folder))
+        return self._adapters[0]
+
+    def _active(self) -> Any:
+        """The module to call for this view's adapter (under the lock)."""
+        from .adapter_runtime import Active
+
+        if self._adapters[0] is None:
+            return Active(self.model)
+        return self._adapters[0].activate(self.adapter)
 
     # ---------------------------------------------------------------- prompts
 
@@ -93,11 +134,13 @@ class TransformersLLM:
         texts = [self.render(p) for p in prompts]
         with self._lock, torch.inference_mode():
             self._seed(decoding)
+            active = self._active()
             enc = self._encode(texts)
-            if len(prompts) == 1 and runs > 1 and decoding.num_beams == 1 and enc["input_ids"].shape[1] > 1:
-                out = self._sample_with_shared_prefix(enc, decoding, runs)
+            shared = not active.prompt_learning and decoding.num_beams == 1 and enc["input_ids"].shape[1] > 1
+            if len(prompts) == 1 and runs > 1 and shared:
+                out = self._sample_with_shared_prefix(active.module, enc, decoding, runs)
             else:
-                out = self.model.generate(**enc, **self._generate_kwargs(decoding, runs))
+                out = active.module.generate(**enc, **self._generate_kwargs(decoding, runs))
         width = enc["input_ids"].shape[1]
         prompt_lengths = enc["attention_mask"].sum(dim=1).tolist()
         results: list[list[Candidate]] = []
@@ -111,7 +154,7 @@ class TransformersLLM:
             results.append(group)
         return results
 
-    def _sample_with_shared_prefix(self, enc: Any, decoding: Decoding, runs: int) -> Any:
+    def _sample_with_shared_prefix(self, module: Any, enc: Any, decoding: Decoding, runs: int) -> Any:
         """``runs`` samples of one prompt whose prefill is computed once: the prompt
         (all but its last token) fills a KV cache, the cache is repeated ``runs``
         times along the batch, and generation continues from it. With
@@ -120,9 +163,9 @@ class TransformersLLM:
 
         ids, mask = enc["input_ids"], enc["attention_mask"]
         cache = DynamicCache(config=self.model.config)
-        self.model(input_ids=ids[:, :-1], attention_mask=mask[:, :-1], past_key_values=cache, use_cache=True)
+        module(input_ids=ids[:, :-1], attention_mask=mask[:, :-1], past_key_values=cache, use_cache=True)
         cache.batch_repeat_interleave(runs)
-        return self.model.generate(input_ids=ids.repeat(runs, 1), attention_mask=mask.repeat(runs, 1),
+        return module.generate(input_ids=ids.repeat(runs, 1), attention_mask=mask.repeat(runs, 1),
                                    past_key_values=cache, **self._generate_kwargs(decoding, 1))
 
     def _candidate(self, tokens: Any, prompt_tokens: int, decoding: Decoding, index: int) -> Candidate:
@@ -172,7 +215,7 @@ class TransformersLLM:
             try:
                 with self._lock, torch.inference_mode():
                     self._seed(decoding)
-                    output["ids"] = self.model.generate(**enc, **kwargs)
+                    output["ids"] = self._active().module.generate(**enc, **kwargs)
             except BaseException as exc:  # re-raised in the consumer
                 output["error"] = exc
                 streamer.end()
@@ -231,7 +274,9 @@ class TransformersLLM:
             return 0.0
         ids = torch.tensor([prompt_ids + cont_ids], device=self.model.device)
         with self._lock, torch.inference_mode():
-            logits = self.model(input_ids=ids).logits  # (1, seq, vocab)
+            active = self._active()
+            logits = active.module(input_ids=ids).logits  # (1, seq, vocab)
+            logits = logits[:, active.virtual_tokens:]  # a soft prompt's positions come first
         logprobs = torch.log_softmax(logits[0, len(prompt_ids) - 1 : -1].float(), dim=-1)  # (cont, vocab)
         target = torch.tensor(cont_ids, device=logprobs.device)
         return float(logprobs.gather(1, target[:, None]).sum())

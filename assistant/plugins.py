@@ -53,6 +53,7 @@ BUILTIN_PLUGINS = (
     "assistant_plugins.semantic_examples",
     "assistant_plugins.faiss_retrieval",
     "assistant_plugins.feedback",
+    "assistant_plugins.peft_adapters",
 )
 ENTRY_POINT_GROUP = "assistant"
 ALLOW_ENV = "ASSISTANT_PLUGINS"

@@ -72,24 +72,29 @@ def options_type(strategy_class: type) -> type | None:
     return opts if opts is not None and dataclasses.is_dataclass(opts) else None
 
 
-def build_options(strategy_name: str, strategy_class: type, values: dict[str, Any]) -> Any:
-    """Instantiate the strategy's Options from strings or typed values."""
+def build_options(strategy_name: str, strategy_class: type, values: dict[str, Any], what: str = "strategy") -> Any:
+    """Instantiate the class's ``Options`` dataclass from strings or typed values
+    (strategies, and adapter kinds with ``what="adapter kind"``). A ``ValueError``
+    raised by the dataclass's own checks becomes a :class:`ConfigError`."""
     opts_cls = options_type(strategy_class)
     if opts_cls is None:
         if values:
-            raise ConfigError(f"strategy {strategy_name!r} takes no options, got {sorted(values)}")
+            raise ConfigError(f"{what} {strategy_name!r} takes no options, got {sorted(values)}")
         return None
     known = {f.name: f for f in dataclasses.fields(opts_cls)}
     typed: dict[str, Any] = {}
     for key, raw in values.items():
         if key not in known:
-            raise ConfigError(f"strategy {strategy_name!r} has no option {key!r}",
+            raise ConfigError(f"{what} {strategy_name!r} has no option {key!r}",
                               "options: " + (", ".join(sorted(known)) or "none"))
-        typed[key] = _coerce_option(strategy_name, key, raw, known[key])
-    return opts_cls(**typed)
+        typed[key] = _coerce_option(strategy_name, key, raw, known[key], what)
+    try:
+        return opts_cls(**typed)
+    except ValueError as exc:
+        raise ConfigError(f"{what} {strategy_name!r}: {exc}") from None
 
 
-def _coerce_option(strategy: str, key: str, raw: Any, f: dataclasses.Field) -> Any:
+def _coerce_option(strategy: str, key: str, raw: Any, f: dataclasses.Field, what: str = "strategy") -> Any:
     if not isinstance(raw, str):
         return raw
     default = f.default if f.default is not dataclasses.MISSING else None
@@ -104,7 +109,7 @@ def _coerce_option(strategy: str, key: str, raw: Any, f: dataclasses.Field) -> A
         if kind in (int, float):
             return kind(raw)
     except ValueError:
-        raise ConfigError(f"option {key!r} of strategy {strategy!r} must be {kind.__name__}, got {raw!r}") from None
+        raise ConfigError(f"option {key!r} of {what} {strategy!r} must be {kind.__name__}, got {raw!r}") from None
     return raw
 
 

@@ -55,6 +55,7 @@ def parse_options(pairs: tuple[str, ...], what: str = "strategy option") -> dict
               help="Condition the answer, e.g. --meta audience=children --meta format='a bulleted list'.")
 @click.option("--seed", type=int, help="Random seed for sampling.")
 @click.option("--model", help='Generator: "embedded", a folder, a .gguf file or a hub id.')
+@click.option("--adapter", help='Trained adapter to apply (see `assistant adapters list`), a LoRA mix "a*0.7+b*0.3", or none.')
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), help="Where to run the model.")
 @click.option("--dtype", type=click.Choice(["auto", "float32", "bfloat16", "float16"]), help="Model weights dtype.")
 @click.option("--context-window", type=int, help="Limit the tokens the model may see.")
@@ -66,7 +67,7 @@ def ask(app: AppContext, question: str, collection: str | None, strategy: str | 
         top_k: int | None, no_retrieval: bool, max_new_tokens: int | None, temperature: float | None,
         top_p: float | None, sample_top_k: int | None, num_beams: int | None, repetition_penalty: float | None,
         stop: tuple[str, ...], exclude: tuple[str, ...], require: tuple[str, ...], meta: tuple[str, ...],
-        seed: int | None, model: str | None, device: str | None, dtype: str | None,
+        seed: int | None, model: str | None, adapter: str | None, device: str | None, dtype: str | None,
         context_window: int | None, online: bool, as_json: bool, trace: bool, **flags: Any) -> None:
     """Answer QUESTION from your indexed documents, citing the passages used.
 
@@ -91,7 +92,7 @@ def ask(app: AppContext, question: str, collection: str | None, strategy: str | 
 
     answer = engine.answer(question, strategy=strategy, options=parse_options(options), decoding=decoding,
                            top_k=top_k, collection=collection, use_retrieval=not no_retrieval,
-                           metadata=parse_options(meta, what="metadata"),
+                           metadata=parse_options(meta, what="metadata"), adapter=adapter,
                            on_text=None if as_json else on_text)
     if as_json:
         click.echo(json.dumps(answer_to_json(answer), indent=2))
