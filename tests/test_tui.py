@@ -222,6 +222,32 @@ async def test_pickers_help_and_new_conversation(indexed):
         assert app.session.conversation.turns == []
 
 
+async def test_adapter_picker_lists_saved_adapters_and_sets_the_turns_adapter(indexed, home):
+    import json
+
+    from assistant.adapters import META_FILE
+
+    folder = home / "adapters" / "notes-qa"
+    folder.mkdir(parents=True)
+    (folder / "adapter_config.json").write_text("{}")
+    (folder / META_FILE).write_text(json.dumps({"name": "notes-qa", "kind": "lora", "base_model": "m",
+                                                "base_fingerprint": "f", "metrics": {"eval_loss_after": 1.25}}))
+    app = make_app(ScriptedLLM("An answer."))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f5")
+        await until(pilot, lambda: ready(app, PickerScreen))
+        labels = [str(o.prompt) for o in app.screen.query_one("OptionList").options]
+        assert labels[0].strip().startswith("● none") and "notes-qa  lora, validation loss 1.250" in labels[1]
+        await pilot.press("down", "enter")
+        await until(pilot, lambda: app.session.adapter == "notes-qa")
+        assert "adapter notes-qa" in app.sub_title
+        # the scripted model cannot apply adapters: the turn says so instead of answering without it
+        await ask(pilot, "Hello there")
+        await until(pilot, lambda: not app.busy)
+        assert app.session.last_answer is None
+        assert any("cannot apply adapters" in str(w.render()) for w in app.query("Static"))
+
+
 async def test_key_bindings_come_from_the_config(indexed):
     app = make_app(ScriptedLLM("x"), plugins={"tui": {"keys": {"help": "f9"}}})
     async with app.run_test(size=SIZE) as pilot:

@@ -37,6 +37,7 @@ KEYS = [  # (action, default keys, footer label, description); the config file c
     ("pick_strategy", "ctrl+o", "Strategy", "Choose the strategy"),
     ("pick_collection", "ctrl+l", "Collection", "Choose the collection"),
     ("temperature", "f2", "Temperature", "Set the sampling temperature"),
+    ("pick_adapter", "f5", "Adapter", "Choose the adapter (LoRA, soft prompt) for the next turns"),
     ("new_conversation", "ctrl+n", "New", "Start a new conversation"),
     ("history", "f3", "History", "Saved conversations: resume, rename, export, delete"),
     ("collections", "f4", "Collections", "Collections: add a folder, sync, see skipped files, choose, delete"),
@@ -109,7 +110,9 @@ class ChatApp(App[None]):
         s = self.session
         settings = s.engine.settings
         temperature = settings.temperature if s.temperature is None else s.temperature
-        self.sub_title = (f"{s.collection or settings.collection} · {s.strategy or settings.strategy} · "
+        adapter = settings.adapter if s.adapter is None else s.adapter
+        shown = f" · adapter {adapter}" if adapter and adapter != "none" else ""
+        self.sub_title = (f"{s.collection or settings.collection} · {s.strategy or settings.strategy}{shown} · "
                           f"T={temperature:g} · {s.status}")
 
     def set_status(self, status: str) -> None:
@@ -305,6 +308,26 @@ class ChatApp(App[None]):
     def _set_collection(self, name: str | None) -> None:
         if name:
             self.session.collection = name
+            self.update_header()
+
+    def action_pick_adapter(self) -> None:
+        from ..adapters import AdapterError, AdapterRegistry
+
+        try:
+            infos = AdapterRegistry().list()
+        except AdapterError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        choices = [("none", "the base model alone")] + [
+            (i.name, f"{i.kind}, validation loss {i.metrics.get('eval_loss_after', float('nan')):.3f}") for i in infos]
+        current = self.session.adapter or self.session.engine.settings.adapter or "none"
+        if not infos:
+            self.notify("no adapters yet: train one with `assistant tune sft`", severity="warning")
+        self.push_screen(PickerScreen("Adapter for the next turns", choices, current), self._set_adapter)
+
+    def _set_adapter(self, name: str | None) -> None:
+        if name:
+            self.session.adapter = name
             self.update_header()
 
     def action_temperature(self) -> None:

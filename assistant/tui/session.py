@@ -45,6 +45,7 @@ class ChatSession:
     temperature: float | None = None
     max_new_tokens: int | None = None
     collection: str | None = None
+    adapter: str | None = None  # None: the `adapter` setting; "none": the base model
     status: str = "not loaded"
     timing: Timing = field(default_factory=Timing)
     history: Any = None  # a HistoryStore: every turn is saved there when set
@@ -113,7 +114,7 @@ class ChatSession:
                 decoding = self.engine.decoding(temperature=0.8, top_p=0.95, max_new_tokens=self.max_new_tokens)
         self.timing.engine_called = time.perf_counter()
         turn = self.conversation.ask(question, on_text=piece, strategy=self.strategy, options=options or None,
-                                     decoding=decoding, collection=self.collection)
+                                     decoding=decoding, collection=self.collection, adapter=self.adapter)
         self.timing.finished = time.perf_counter()
         if self.history is not None:
             if self.conversation_id is None:

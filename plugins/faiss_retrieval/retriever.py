@@ -333,3 +333,10 @@ class FaissRetriever:
 
     def info(self) -> Manifest:
         return self.store.read_manifest()
+
+    def passages(self, limit: int = 0) -> list[Passage]:
+        """Every chunk of the collection in file and line order (the first
+        ``limit`` when above 0), e.g. to build training data from it."""
+        manifest, _index, con = self._open()
+        sql = "SELECT id FROM chunks ORDER BY path, start_line, id" + (f" LIMIT {int(limit)}" if limit > 0 else "")
+        return self._passages(con, manifest, [(row[0], 0.0) for row in con.execute(sql)], "all")

@@ -24,8 +24,10 @@ def register_adapter_kinds(register):
 
 @hookimpl
 def register_commands(cli):
-    from .cli import adapters_group, dataset_group, tune_group
+    from .cli import adapters_group, dataset_group, eval_adapters, tune_group
 
     cli.add_command(tune_group)
     cli.add_command(adapters_group)
     cli.add_command(dataset_group)
+    if "eval" in getattr(cli, "commands", {}):
+        cli.commands["eval"].add_command(eval_adapters)

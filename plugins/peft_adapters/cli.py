@@ -184,3 +184,100 @@ def _size(n: int) -> str:
 @click.group("dataset")
 def dataset_group() -> None:
     """Build training data from your documents."""
+
+
+@dataset_group.command("qa")
+@click.option("--corpus", "-c", "collection", default="default", show_default=True, help="Indexed collection to read.")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="JSONL file to write (atomically).")
+@click.option("--limit", type=click.IntRange(min=0), default=0, help="Use only the first N passages (0: all).")
+@click.option("--questions", type=click.IntRange(1, 10), default=3, show_default=True, help="Questions per passage.")
+@click.option("--min-grounding", type=float, default=0.5, show_default=True,
+              help="Share of an answer's content words that must occur in its passage.")
+@click.option("--model", help='Generator: "embedded", a folder, a .gguf file or a hub id.')
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]))
+@click.pass_obj
+def dataset_qa(app, collection: str, out: Path, limit: int, questions: int, min_grounding: float,
+               model: str | None, device: str | None) -> None:
+    """Question/context/answer records generated from an indexed collection.
+
+    \b
+    For each passage the model summarises it, asks questions about it and
+    answers them from the passage; filters drop degenerate pairs (reported).
+    The output feeds: assistant tune sft --data OUT --template qa
+    """
+    from assistant.atomic import atomic_path
+
+    from .qa_data import generate_qa
+
+    engine = app.engine(model=model, device=device)
+    retriever = engine.retriever(collection)
+    list_passages = getattr(retriever, "passages", None)
+    if list_passages is None:
+        raise ConfigError(f"retriever {engine.settings.retriever!r} cannot list its passages",
+                          "use the built-in faiss retriever")
+    passages = list_passages(limit)
+    if not passages:
+        raise ConfigError(f"collection {collection!r} has no passages", "index a folder first: assistant index PATH")
+    with click.progressbar(length=len(passages), label="passages", file=click.get_text_stream("stderr"),
+                           show_pos=True) as bar:
+        report = generate_qa(engine.llm, passages, questions, instructions=engine.settings.instructions,
+                             min_grounding=min_grounding, on_passage=lambda _r: bar.update(1))
+    if not report.records:
+        raise ConfigError(f"no usable question-answer pairs from {report.passages} passages "
+                          f"({', '.join(f'{n} {why}' for why, n in report.dropped.most_common(3))})",
+                          "try a larger --model, more --questions, or a lower --min-grounding")
+    with atomic_path(out) as tmp:
+        tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in report.records), encoding="utf-8")
+    click.echo(f"wrote {len(report.records)} records from {report.passages} passages to {out} "
+               f"({report.model_calls} model calls)")
+    for why, n in report.dropped.most_common():
+        click.echo(f"  dropped {n:>3}: {why}")
+    click.echo(f"next: assistant tune sft --name {collection}-qa --data {out} --template qa")
+
+
+EVAL_EPILOG = """\b
+Example (base model and two adapters, each adapter's own validation data,
+a held-out QA set and 50 SVAMP problems):
+  assistant eval adapters --adapters notes-qa,tone \\
+      --tasks own,qa=../shared/data/qa/squad_train_sample500.jsonl,svamp=../shared/data/svamp/SVAMP.json
+"""
+
+
+@click.command("adapters", epilog=EVAL_EPILOG)
+@click.option("--adapters", "names", required=True, help="Comma-separated adapter names (the base model is always included).")
+@click.option("--tasks", default="own", show_default=True,
+              help="own (each adapter's validation records), qa=FILE, svamp=FILE or gsm8k=FILE; comma-separated.")
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True, help="Examples per loss task.")
+@click.option("--math-limit", type=click.IntRange(min=1), default=50, show_default=True, help="Problems per math task.")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the table as JSON here.")
+@click.option("--model", help='Base model: "embedded", a folder, a .gguf file or a hub id.')
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]))
+@click.pass_obj
+def eval_adapters(app, names: str, tasks: str, limit: int, math_limit: int, json_path: Path | None,
+                  model: str | None, device: str | None) -> None:
+    """Forgetting check: base model and adapters on their own and held-out tasks, in one table."""
+    from assistant.atomic import write_json
+
+    from .evaluate import evaluate, parse_tasks, render
+
+    adapters = [n.strip() for n in names.split(",") if n.strip()]
+    registry = AdapterRegistry()
+    for name in adapters:
+        registry.get(name)
+    task_list = parse_tasks(tasks, adapters, registry, limit, math_limit)
+    engine = app.engine(model=model, device=device)
+    llm = engine.llm
+    if not hasattr(llm, "with_adapter"):
+        raise ConfigError("this model backend cannot apply adapters", "use the transformers backend")
+    for name in adapters:
+        llm.with_adapter(name)  # load and check every adapter before the long part
+    total = (1 + len(adapters)) * len(task_list)
+    with click.progressbar(length=total, label="evaluating", file=click.get_text_stream("stderr")) as bar:
+        table = evaluate(llm, adapters, task_list, on_cell=lambda *_: bar.update(1))
+    for note in table.notes:
+        click.echo(f"note: {note}", err=True)
+    click.echo(render(table))
+    if json_path:
+        write_json(json_path, {"tasks": [{"name": t.name, "kind": t.kind, "items": len(t.items)} for t in task_list],
+                               "rows": table.rows})
+        click.echo(f"wrote {json_path}")

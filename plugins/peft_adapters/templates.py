@@ -21,8 +21,7 @@ from typing import Any
 from assistant.config import DEFAULT_INSTRUCTIONS
 from assistant.errors import ConfigError
 from assistant.paths import data_dir
-from assistant.prompt import to_messages
-from assistant.types import Message, Passage, Prompt
+from assistant.types import Passage, Prompt
 
 
 @dataclass(frozen=True)
@@ -41,8 +40,8 @@ class Template:
             names += [f for _, f, _, _ in string.Formatter().parse(text) if f]
         return sorted(set(names))
 
-    def apply(self, record: dict[str, Any]) -> tuple[list[Message], str]:
-        """The chat messages and the response for one record; ``KeyError`` names a missing field.
+    def apply(self, record: dict[str, Any]) -> tuple[Prompt, str]:
+        """The prompt and the response for one record; ``KeyError`` names a missing field.
 
         The ``qa`` template renders exactly as the engine renders a turn
         (default instructions, the context as passage [1], the question),
@@ -51,10 +50,8 @@ class Template:
         response = self.response.format(**values)
         if self.engine_prompt:
             passage = Passage(id="context", text=values["context"], source=values.get("source", "context"))
-            prompt = Prompt(input=values["question"], instructions=DEFAULT_INSTRUCTIONS, passages=(passage,))
-            return to_messages(prompt), response
-        messages = [Message("system", self.system.format(**values))] if self.system else []
-        return messages + [Message("user", self.prompt.format(**values))], response
+            return Prompt(input=values["question"], instructions=DEFAULT_INSTRUCTIONS, passages=(passage,)), response
+        return Prompt(input=self.prompt.format(**values), instructions=self.system.format(**values)), response
 
 
 def _text(value: Any) -> str:

@@ -23,6 +23,8 @@ from typing import Any
 from assistant.adapters import AdapterInfo, AdapterRegistry, check_name, data_fingerprint, weights_fingerprint
 from assistant.errors import ConfigError
 
+from assistant.prompt import to_messages
+
 from .templates import Template
 
 
@@ -57,6 +59,7 @@ class TokenizedSet:
     validation: list[dict[str, list[int]]]
     skipped: list[str] = field(default_factory=list)  # reasons, one per skipped record
     truncated: int = 0
+    validation_records: list[int] = field(default_factory=list)  # 0-based record numbers held out
 
 
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
@@ -88,14 +91,14 @@ def tokenize(records: list[dict[str, Any]], template: Template, tokenizer: Any, 
     end = tokenizer.eos_token or ""
     for number, record in enumerate(records, start=1):
         try:
-            messages, response = template.apply(record)
+            prompt, response = template.apply(record)
         except KeyError as exc:
             skipped.append(f"record {number}: no field {exc} (template {template.name} needs {', '.join(template.fields)})")
             continue
         if not response.strip():
             skipped.append(f"record {number}: empty response")
             continue
-        chat = [{"role": m.role, "content": m.content} for m in messages]
+        chat = [{"role": m.role, "content": m.content} for m in to_messages(prompt)]
         prompt_text = (tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
                        if getattr(tokenizer, "chat_template", None) else "\n\n".join(m["content"] for m in chat) + "\n\n")
         prompt_ids = tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
@@ -107,7 +110,8 @@ def tokenize(records: list[dict[str, Any]], template: Template, tokenizer: Any, 
         if len(prompt_ids) > room:  # keep the end of the prompt: the question sits there
             prompt_ids = prompt_ids[-room:]
             truncated += 1
-        rows.append({"input_ids": prompt_ids + response_ids, "labels": [-100] * len(prompt_ids) + response_ids})
+        rows.append({"input_ids": prompt_ids + response_ids, "labels": [-100] * len(prompt_ids) + response_ids,
+                     "record": number - 1})
     if len(rows) < 2:
         raise ConfigError(f"only {len(rows)} usable training records" + (f"; first problem: {skipped[0]}" if skipped else ""),
                           "training needs at least 2 records that have every field the template names")
@@ -116,7 +120,8 @@ def tokenize(records: list[dict[str, Any]], template: Template, tokenizer: Any, 
     n_val = max(1, round(len(rows) * config.val_fraction))
     validation = [rows[i] for i in order[:n_val]]
     train = [rows[i] for i in order[n_val:]]
-    return TokenizedSet(train, validation, skipped, truncated)
+    return TokenizedSet(train, validation, skipped, truncated,
+                        validation_records=sorted(r.pop("record") for r in validation))
 
 
 class Collator:
@@ -128,6 +133,7 @@ class Collator:
     def __call__(self, rows: list[dict[str, list[int]]]) -> dict[str, Any]:
         import torch
 
+        rows = [{"input_ids": r["input_ids"], "labels": r["labels"]} for r in rows]
         width = max(len(r["input_ids"]) for r in rows)
         ids = [r["input_ids"] + [self.pad_id] * (width - len(r["input_ids"])) for r in rows]
         labels = [r["labels"] + [-100] * (width - len(r["labels"])) for r in rows]
@@ -201,7 +207,8 @@ def train_sft(*, name: str, kind: Any, options: Any, data: str | Path, template:
         data_fingerprint=data_fingerprint(data),
         config={"options": asdict(options), "template": template.name,
                 "training": {**asdict(config), "learning_rate": trainer.args.learning_rate},
-                "data": str(Path(data).resolve()), "model": model_spec},
+                "data": str(Path(data).resolve()), "model": model_spec,
+                "validation_records": dataset.validation_records},
         metrics=metrics, trainable_parameters=trainable, prompt_learning=bool(kind.prompt_learning),
     )
 
