@@ -201,3 +201,20 @@ def test_cli_lists_shows_and_removes_adapters_and_explains_mistakes(trained, tmp
     assert wrong.returncode != 0 and "--rank does not apply to adapter kind 'prompt'" in wrong.stderr
     removed = run_cli("adapters", "rm", "soft", "--yes", env=env)
     assert removed.returncode == 0 and not (home / "adapters" / "soft").exists()
+
+
+def test_forgetting_table_on_own_and_held_out_tasks(trained, fresh_llm):
+    from assistant_plugins.peft_adapters.evaluate import evaluate, parse_tasks, render
+
+    registry, _ = trained
+    squad = Path(__file__).resolve().parents[2] / "shared" / "data" / "qa" / "squad_train_sample500.jsonl"
+    spec = "own" + (f",qa={squad}" if squad.exists() else "")
+    tasks = parse_tasks(spec, ["lora-a"], registry, limit=3, math_limit=1)
+    assert len(tasks[0].items) == 1  # lora-a held out one of its 12 records
+    table = evaluate(fresh_llm, ["lora-a"], tasks)
+    own = tasks[0].name
+    assert table.rows["lora-a"][own] < table.rows["base"][own]  # it learned its task
+    text = render(table)
+    assert "base" in text and "lora-a" in text and "(-" in text
+    if squad.exists():  # a model that answers everything with "Pineapple!" got worse at SQuAD
+        assert table.rows["lora-a"]["qa:squad_train_sample500"] > table.rows["base"]["qa:squad_train_sample500"]
