@@ -164,9 +164,14 @@ class AdapterRegistry:
         folder = self.path(name)
         return {p.name: p.stat().st_size for p in sorted(folder.iterdir()) if p.is_file()}
 
+    def run_dir(self, name: str) -> Path:
+        """Where training keeps the checkpoints of adapter ``name`` (for ``--resume``)."""
+        return self.root / ".runs" / check_name(name)
+
     def remove(self, name: str) -> None:
         self.get(name)  # a clear error when it does not exist
         shutil.rmtree(self.path(name))
+        shutil.rmtree(self.run_dir(name), ignore_errors=True)
 
     def save(self, info: AdapterInfo, write: Callable[[Path], None], overwrite: bool = False) -> Path:
         """Save atomically: ``write(folder)`` fills a temp folder beside the

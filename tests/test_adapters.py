@@ -218,3 +218,25 @@ def test_forgetting_table_on_own_and_held_out_tasks(trained, fresh_llm):
     assert "base" in text and "lora-a" in text and "(-" in text
     if squad.exists():  # a model that answers everything with "Pineapple!" got worse at SQuAD
         assert table.rows["lora-a"]["qa:squad_train_sample500"] > table.rows["base"]["qa:squad_train_sample500"]
+
+
+def test_training_checkpoints_and_resumes(tmp_path):
+    from assistant.adapters import AdapterRegistry
+    from assistant_plugins.peft_adapters.kinds import LoraKind, LoraOptions
+    from assistant_plugins.peft_adapters.templates import BUILTIN
+    from assistant_plugins.peft_adapters.training import TrainConfig, train_sft
+
+    data = tmp_path / "d.jsonl"
+    data.write_text("\n".join(json.dumps({"input": f"Name {t}.", "output": t.upper()}) for t in TOPICS) + "\n")
+    registry = AdapterRegistry(tmp_path / "registry")
+    options = dict(name="r", kind=LoraKind(), options=LoraOptions(rank=2), data=data, template=BUILTIN["instruction"],
+                   device="cpu", registry=registry)
+    first = train_sft(config=TrainConfig(max_steps=2, batch_size=2, max_length=48, eval_every=2, patience=0), **options)
+    assert first.steps == 2 and (registry.run_dir("r") / "checkpoint-2").is_dir()
+    resumed = train_sft(config=TrainConfig(max_steps=4, batch_size=2, max_length=48, eval_every=2, patience=0),
+                        resume=True, overwrite=True, **options)
+    steps_logged = [h["step"] for h in resumed.history if "loss" in h]
+    assert resumed.steps == 4 and steps_logged and min(steps_logged) > 2  # it went on from step 2
+    assert not resumed.notices or "no checkpoint" not in resumed.notices[0]
+    registry.remove("r")
+    assert not registry.run_dir("r").exists() and registry.names() == []

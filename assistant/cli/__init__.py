@@ -13,7 +13,7 @@ from .app import AppContext, root
 
 
 def _install_commands() -> None:
-    from . import ask, bench, chat, eval_strategies, evaluate, history, index, info, search  # noqa: F401  (they attach themselves to root)
+    from . import ask, bench, chat, eval_strategies, eval_summaries, evaluate, history, index, info, search  # noqa: F401  (they attach themselves to root)
 
 
 def build_cli() -> click.Group:

@@ -183,7 +183,7 @@ def train_sft(*, name: str, kind: Any, options: Any, data: str | Path, template:
     trainable, total = peft_model.get_nb_trainable_parameters()
     say(f"{kind.name}: {trainable:,} trainable parameters of {total:,} ({100 * trainable / total:.3f} %)")
 
-    run_dir = registry.root / ".runs" / name
+    run_dir = registry.run_dir(name)
     trainer = _trainer(peft_model, tokenizer, dataset, config, kind, run_dir, loaded.device)
     before = trainer.evaluate()["eval_loss"]
     say(f"validation loss before training: {before:.4f}")
