@@ -25,9 +25,11 @@ def test_answer_filters():
     question = "How often should the kettle be descaled?"
     assert q.check_answer("Descale the kettle every month with white vinegar.", question, PASSAGE) is None
     assert q.check_answer("1. 1.", question, PASSAGE) == "empty answer"
+    assert q.check_answer("The answer is: 1.1", question, PASSAGE) == "answer says nothing"
     assert q.check_answer("I don't know, the passage is unclear.", question, PASSAGE) == "answer refuses"
     assert q.check_answer("How often should the kettle be descaled? Monthly.", question, PASSAGE) == "answer repeats the question"
-    assert q.check_answer("The answer is: monthly. The answer is: monthly.", question, PASSAGE) == "answer repeats itself"
+    assert q.check_answer("Descale it monthly with vinegar. Descale it monthly with vinegar.", question, PASSAGE) == \
+        "answer repeats itself"
     assert q.check_answer("Paris hosts fashion weeks and museums galore.", question, PASSAGE) == \
         "answer not grounded in the passage"
     assert q.check_answer("[1] notes.md:3-9 The kettle", question, PASSAGE) == "answer copies a passage header"

@@ -90,6 +90,8 @@ def check_answer(answer: str, question: str, passage: str, min_grounding: float 
         return "answer copies a passage header"
     if any(r in lowered for r in REFUSALS):
         return "answer refuses"
+    if len(_content(re.sub(r"\bthe answer is\b", "", lowered))) < 2:
+        return "answer says nothing"
     if question.lower().rstrip("?") in lowered:
         return "answer repeats the question"
     if repetitive(answer):
