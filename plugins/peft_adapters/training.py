@@ -193,7 +193,8 @@ def train_sft(*, name: str, kind: Any, options: Any, data: str | Path, template:
     trainer.train(resume_from_checkpoint=True if checkpoint else None)
     after = trainer.evaluate()["eval_loss"]
     seconds = time.perf_counter() - started
-    history = [dict(h) for h in trainer.state.log_history]
+    # train() starts a fresh state, so the evaluation before training is added back as step 0
+    history = [{"step": 0, "eval_loss": before}] + [dict(h) for h in trainer.state.log_history]
     metrics = {
         "eval_loss_before": round(before, 4), "eval_loss_after": round(after, 4),
         "train_loss": _last(history, "train_loss") or _last(history, "loss"),
