@@ -76,7 +76,8 @@ def test_training_saves_peft_files_metadata_and_a_lower_validation_loss(trained)
     assert registry.names() == ["lora-a", "soft"]
     for name, result in results.items():
         files = registry.files(name)
-        assert {"adapter_config.json", "adapter_model.safetensors", "assistant-adapter.json", "log_history.json"} <= set(files)
+        assert {"adapter_config.json", "adapter_model.safetensors", "assistant-adapter.json", "log_history.json", "loss.png"} <= set(files)
+        assert (registry.path(name) / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert not any(f.endswith((".bin", ".pt", ".pkl")) for f in files)  # no pickle
         info = registry.get(name)
         assert info.base_fingerprint == weights_fingerprint(conversion_dir(embedded_gguf()))
@@ -235,8 +236,11 @@ def test_training_checkpoints_and_resumes(tmp_path):
     assert first.steps == 2 and (registry.run_dir("r") / "checkpoint-2").is_dir()
     resumed = train_sft(config=TrainConfig(max_steps=4, batch_size=2, max_length=48, eval_every=2, patience=0),
                         resume=True, overwrite=True, **options)
-    steps_logged = [h["step"] for h in resumed.history if "loss" in h]
-    assert resumed.steps == 4 and steps_logged and min(steps_logged) > 2  # it went on from step 2
+    first_losses = {h["step"]: h["loss"] for h in first.history if "loss" in h}
+    resumed_losses = {h["step"]: h["loss"] for h in resumed.history if "loss" in h}
+    # the resumed run restored steps 1-2 from the checkpoint (same logged loss) and trained only 3-4
+    assert resumed.steps == 4 and 4 in resumed_losses and resumed_losses[2] == first_losses[2]
+    assert [h["step"] for h in resumed.history].count(0) == 1
     assert not resumed.notices or "no checkpoint" not in resumed.notices[0]
     registry.remove("r")
     assert not registry.run_dir("r").exists() and registry.names() == []
