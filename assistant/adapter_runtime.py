@@ -66,6 +66,10 @@ class AdapterSet:
         if name in self.infos:
             return self.infos[name]
         info = self.registry.get(name)
+        if info.kind == "reward":
+            raise AdapterError(f"{name!r} is a reward model (it scores answers, it does not write them)",
+                               f"use it as a verifier: set reward_model = \"{name}\", or pass it to "
+                               f"`assistant eval winrate --reward-model {name}`")
         check_compatible(info, self.base_label, self.base_fingerprint)
         folder = str(self.registry.path(name))
         from peft import PeftConfig, PeftModel

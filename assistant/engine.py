@@ -211,7 +211,7 @@ class Engine:
                 f"expected {len(candidates)} scores, one per candidate, got {len(values)}"
 
         results = self.host.results("score_candidates", query=query, candidates=list(candidates), prompt=prompt,
-                                    validate=check, on_error=self._errors(notices))
+                                    settings=self.settings, validate=check, on_error=self._errors(notices))
         return {plugin: [float(v) for v in result] for plugin, result in results}
 
     def answer(self, question: str, *, strategy: str | None = None, options: dict[str, Any] | None = None,

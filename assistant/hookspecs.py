@@ -209,17 +209,22 @@ def condition_prompt(prompt: Prompt, query: str, settings: Settings) -> Prompt |
 
 
 @hookspec
-def score_candidates(query: str, candidates: Sequence[Candidate], prompt: Prompt) -> Sequence[float] | None:
+def score_candidates(query: str, candidates: Sequence[Candidate], prompt: Prompt,
+                     settings: Settings) -> Sequence[float] | None:
     """Act as a verifier: score candidate answers (higher is better).
 
     Strategies such as best-of-N and tree-of-thought call this through
     ``StrategyCall.score_candidates`` and receive every verifier's scores
-    keyed by plugin name.
+    keyed by plugin name. The built-in feedback plugin answers here with the
+    reward model the ``reward_model`` setting names (trained by
+    ``assistant tune reward``), and abstains when it names none.
 
     Args:
         query: the question.
         candidates: the candidate answers to judge.
         prompt: the conditioned prompt they answer.
+        settings: the current settings (an implementation may leave this
+            argument out of its signature; pluggy passes only what it names).
 
     Returns:
         One float per candidate, in order, or ``None`` to abstain.

@@ -251,17 +251,22 @@ class LoadedModel:
     seconds: float
 
 
+def generator_folder(spec: str = "embedded", offline: bool = True, progress: Any = None) -> tuple[ModelSource, str]:
+    """The generator's source and the plain Hugging Face folder its weights are
+    read from (a GGUF file is converted once and the conversion is used)."""
+    source = resolve_generator(spec)
+    if source.kind == "gguf":
+        return source, str(convert_gguf(Path(source.location), progress=progress))
+    if source.kind == "folder":
+        return source, source.location
+    return source, hub_snapshot(source.location, offline)
+
+
 def load_generator(spec: str = "embedded", device: str = "auto", dtype: str = "auto",
                    offline: bool = True, progress: Any = None) -> LoadedModel:
     """Load a causal LM and its tokenizer, converting GGUF files once."""
     start = time.perf_counter()
-    source = resolve_generator(spec)
-    if source.kind == "gguf":
-        folder = str(convert_gguf(Path(source.location), progress=progress))
-    elif source.kind == "folder":
-        folder = source.location
-    else:
-        folder = hub_snapshot(source.location, offline)
+    source, folder = generator_folder(spec, offline, progress)
     dev = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, dev)
     quiet_transformers()

@@ -46,6 +46,7 @@ class AppContext:
             # Belt and braces: the hub client must not reach the network.
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
         return settings
 
     def host(self) -> Any:

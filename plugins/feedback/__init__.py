@@ -2,7 +2,15 @@
 every rating, ranking and pairwise choice in ``<data>/feedback.sqlite``, and
 adds ``assistant feedback`` (rate, rank, choose, list, show, stats, export).
 
+It also acts as a verifier: when the ``reward_model`` setting names a
+reward model (``assistant tune reward``), ``score_candidates`` returns its
+scores, so best-of-N and tree-of-thought pick what the model learned people
+prefer. The training commands (``assistant tune reward|dpo|kto|rl``) and
+``assistant eval reward|winrate`` come from here too.
+
 Settings (config file)::
+
+    reward_model = "my-rm"    # top level: the verifier; empty for none
 
     [plugins.feedback]
     enabled = true            # false: store nothing
@@ -55,7 +63,29 @@ def on_feedback(feedback, settings):
 
 
 @hookimpl
+def score_candidates(query, candidates, prompt, settings):
+    if settings is None or not settings.reward_model or len(candidates) < 1:
+        return None
+    from assistant.prompt import to_messages
+
+    from .reward_model import cached
+
+    judge = cached(settings.reward_model, settings.model, settings.device, settings.offline)
+    messages = [{"role": m.role, "content": m.content} for m in to_messages(prompt)]
+    return judge.score(messages, [c.text for c in candidates])
+
+
+@hookimpl
 def register_commands(cli):
+    from assistant.cli.groups import subgroup
+
     from .cli import feedback_group
+    from .tune_cli import eval_reward, eval_winrate, tune_dpo, tune_kto, tune_reward, tune_rl
 
     cli.add_command(feedback_group)
+    tune = subgroup(cli, "tune")
+    for command in (tune_reward, tune_dpo, tune_kto, tune_rl):
+        tune.add_command(command)
+    evaluate = subgroup(cli, "eval")
+    for command in (eval_reward, eval_winrate):
+        evaluate.add_command(command)

@@ -146,3 +146,45 @@ def export_command(app, fmt: str, out: Path | None) -> None:
             tmp.write_text(lines, encoding="utf-8")
     dropped = ", ".join(f"{k}: {v}" for k, v in result.dropped.items() if v)
     click.echo(f"exported {len(result.rows)} {fmt} rows" + (f" (dropped {dropped})" if dropped else ""), err=True)
+
+
+@feedback_group.command("promote")
+@click.option("--bank", default="feedback", show_default=True, help="User example bank to add them to.")
+@click.option("--dry-run", is_flag=True, help="Show what would be added, add nothing.")
+@click.pass_obj
+def promote(app, bank: str, dry_run: bool) -> None:
+    """Add the top-rated answers to a few-shot example bank.
+
+    Top answers are those `export --format sft` would write: rated up, sole
+    best of a ranking, or winner of a choice (never one whose latest rating
+    is down). Answers already in the bank are skipped. With the semantic
+    selector on, they are shown as examples for similar questions.
+    """
+    from assistant import Example
+    from assistant_plugins.semantic_examples import add_example, read_bank, user_bank_dir
+
+    from .export import export
+
+    store = _store(app)
+    answers = {a.id: a for a in store.answers()}
+    rows = export("sft", answers, store.events()).rows
+    if not rows:
+        raise AssistantError(f"no top-rated answers in {store.path}",
+                             "rate answers up or rank them first: assistant feedback --help")
+    path = user_bank_dir() / f"{bank}.jsonl"
+    present = {(e.input, e.output) for e in read_bank(path)} if path.exists() else set()
+    added = 0
+    for row in rows:
+        answer = answers[row["metadata"]["answer_id"]]
+        key = (answer.question, answer.text.strip())
+        if key in present or not all(key):
+            continue
+        present.add(key)
+        added += 1
+        if dry_run:
+            click.echo(f"would add [{answer.id}] {answer.question} -> {answer.text.strip()[:80]}")
+        else:
+            add_example(Example(input=answer.question, output=answer.text.strip(), id=answer.id, tags=("feedback",)),
+                        bank=bank)
+    verb = "would add" if dry_run else "added"
+    click.echo(f"{verb} {added} answers to {path} ({len(rows) - added} already there or empty)")

@@ -26,8 +26,11 @@ def register_adapter_kinds(register):
 def register_commands(cli):
     from .cli import adapters_group, dataset_group, eval_adapters, tune_group
 
-    cli.add_command(tune_group)
+    from assistant.cli.groups import subgroup
+
+    tune = subgroup(cli, "tune")
+    for command in tune_group.commands.values():
+        tune.add_command(command)
     cli.add_command(adapters_group)
     cli.add_command(dataset_group)
-    if "eval" in getattr(cli, "commands", {}):
-        cli.commands["eval"].add_command(eval_adapters)
+    subgroup(cli, "eval").add_command(eval_adapters)

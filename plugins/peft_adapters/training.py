@@ -268,25 +268,6 @@ def _last(history: list[dict[str, Any]], key: str) -> float | None:
 
 def plot_losses(history: list[dict[str, Any]], target: Path, title: str) -> bool:
     """Training and validation loss against steps; False when matplotlib is missing."""
-    try:
-        import matplotlib
+    from assistant.plots import plot_curves
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return False
-    train = [(h["step"], h["loss"]) for h in history if "loss" in h and "step" in h]
-    val = [(h["step"], h["eval_loss"]) for h in history if "eval_loss" in h and "step" in h]
-    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=110)
-    if train:
-        ax.plot(*zip(*train), label="training loss")
-    if val:
-        ax.plot(*zip(*val), marker="o", label="validation loss")
-    ax.set_xlabel("step")
-    ax.set_ylabel("cross-entropy")
-    ax.set_title(title)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(target)
-    plt.close(fig)
-    return True
+    return plot_curves(history, target, title, {"cross-entropy": ["loss", "eval_loss"]})

@@ -1,0 +1,79 @@
+"""``assistant tune reward``: a reward model from preference pairs.
+
+TRL's ``RewardTrainer`` trains the base model with a LoRA and a scalar head
+(``AutoModelForSequenceClassification``, one label) on the pairwise loss
+``-log sigmoid(r_chosen - r_rejected - margin)``. The pairs are encoded by
+``reward_model.encode`` (the same code that scores at run time) and handed
+to TRL already tokenized, so long pairs are truncated rather than silently
+dropped (TRL filters out pairs over ``max_length``). Validation pairs are
+held out by prompt; pairwise accuracy on them is logged every evaluation
+and reported before and after training.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from assistant.adapters import AdapterRegistry
+
+from .pairs import PairSet, require, split
+from .reward_model import REWARD_KIND, encode, sequence_classifier
+from .runs import (RunConfig, RunResult, Timer, check_new, last, lora_config, pairs_fingerprint, progress_callback,
+                   save_run, trl_args)
+
+MIN_PAIRS = 4
+
+
+def train_reward(*, name: str, data: PairSet, config: RunConfig, model_spec: str = "embedded", device: str = "auto",
+                 registry: AdapterRegistry | None = None, overwrite: bool = False, offline: bool = True,
+                 progress: Callable[[str], None] | None = None) -> RunResult:
+    from datasets import Dataset
+    from transformers import AutoTokenizer
+    from trl import RewardConfig, RewardTrainer
+
+    from assistant.models import generator_folder, resolve_device
+
+    say = progress or (lambda _: None)
+    registry = registry or AdapterRegistry()
+    check_new(name, registry, overwrite)
+    require(data.pairs, MIN_PAIRS, "a reward model", data.source)
+    timer = Timer()
+    train, validation = split(data.pairs, config.val_fraction, config.seed)
+    source, folder = generator_folder(model_spec, offline, say)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    dev = resolve_device(device)
+
+    def rows(pairs: list[Any]) -> Any:
+        return Dataset.from_list([{
+            "chosen_ids": encode(tokenizer, p.messages, p.chosen, config.max_length, config.max_prompt_length),
+            "rejected_ids": encode(tokenizer, p.messages, p.rejected, config.max_length, config.max_prompt_length),
+            "margin": p.margin} for p in pairs])
+
+    say(f"{len(train)} training and {len(validation)} validation pairs from {data.source} ({source.label} on {dev})")
+    model = sequence_classifier(folder, tokenizer, dev)
+    args = trl_args(RewardConfig, config, "reward", registry.run_dir(name), dev, len(train),
+                    max_length=None, disable_dropout=True, center_rewards_coefficient=0.01)
+    trainer = RewardTrainer(model=model, args=args, train_dataset=rows(train), eval_dataset=rows(validation),
+                            processing_class=tokenizer, peft_config=lora_config(config, "SEQ_CLS"),
+                            callbacks=[progress_callback(say)])
+    before = trainer.evaluate()
+    trainer.train()
+    after = trainer.evaluate()
+    # train() starts a fresh log, so the evaluation before training is put back as step 0
+    history = [{"step": 0, **{k: v for k, v in before.items() if k.startswith("eval_")}}] + list(trainer.state.log_history)
+    metrics = {
+        "eval_accuracy_before": round(before.get("eval_accuracy", 0.0), 4),
+        "eval_accuracy_after": round(after.get("eval_accuracy", 0.0), 4),
+        "eval_loss_before": round(before["eval_loss"], 4), "eval_loss_after": round(after["eval_loss"], 4),
+        "train_loss": last(history, "train_loss"), "steps": trainer.state.global_step,
+        "train_pairs": len(train), "validation_pairs": len(validation), "device": dev,
+        "seconds": round(timer.seconds, 1),
+    }
+    return save_run(name=name, kind=REWARD_KIND, method="reward", model=trainer.model, registry=registry,
+                    base_label=source.label, base_folder=folder, data_fingerprint=pairs_fingerprint(data.pairs),
+                    config=config, metrics=metrics, history=history, overwrite=overwrite, seconds=timer.seconds,
+                    extra_config={"data": data.source, "model": model_spec, "dropped": data.dropped},
+                    panels={"pairwise loss": ["loss", "eval_loss"], "accuracy": ["accuracy", "eval_accuracy"]})

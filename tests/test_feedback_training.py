@@ -1,0 +1,187 @@
+"""Feedback that trains: reward model, DPO, KTO and RL runs on tiny data from
+a real feedback store (real SQLite, the real default model), each producing
+an adapter that loads; the reward model as a verifier; clear refusals."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from assistant import AssistantError, Decoding, Feedback, Settings
+from assistant.engine import Engine
+from assistant.plugins import make_plugin_host
+from assistant.testing import ScriptedLLM
+
+from .conftest import run_cli
+from .test_feedback import OnePassage
+
+pytestmark = pytest.mark.real_model
+
+QUESTIONS = ["When do owls hunt?", "What do owls eat?", "Where do owls nest?", "How do owls fly so quietly?",
+             "Why do owls hoot?", "How long do owls live?", "Can owls turn their heads?", "Do owls migrate?"]
+GOOD = "Owls hunt at night; the passage says so [1]."
+BAD = "no idea lol"
+TINY = dict(max_steps=2, batch_size=2, eval_every=2, max_length=96, max_prompt_length=48, val_fraction=0.25)
+
+
+def fill_store(settings: Settings) -> None:
+    """Answers with two candidates each (a good and a bad one), ranked and rated."""
+    host = make_plugin_host(extra=[("one_passage", OnePassage())])
+    engine = Engine(settings, host=host, llm=ScriptedLLM(lambda prompt, i: GOOD if i % 2 == 0 else BAD))
+    for question in QUESTIONS:
+        answer = engine.answer(question, options={"samples": 2}, decoding=Decoding(temperature=0.7, max_new_tokens=9))
+        good, bad = f"{answer.id}-0", f"{answer.id}-1"
+        engine.feedback(Feedback(kind="ranking", answer_ids=(good, bad), ranking=((good,), (bad,))))
+        engine.feedback(Feedback(kind="rating", answer_ids=(good,), value=1.0))
+        engine.feedback(Feedback(kind="rating", answer_ids=(bad,), value=-1.0))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One store, and the reward model, DPO and KTO adapters trained from it."""
+    from assistant.adapters import AdapterRegistry
+    from assistant_plugins.feedback.pairs import pairs_from_store
+    from assistant_plugins.feedback.runs import RunConfig
+    from assistant_plugins.feedback.tune_preference import train_dpo, train_kto
+    from assistant_plugins.feedback.tune_reward import train_reward
+
+    home = tmp_path_factory.mktemp("feedback-training") / "home"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ASSISTANT_HOME", str(home))
+        settings = Settings(retriever="one")
+        fill_store(settings)
+        data = pairs_from_store(settings)
+        registry = AdapterRegistry()
+        config = RunConfig(learning_rate=1e-3, **TINY)
+        results = {
+            "rm": train_reward(name="rm", data=data, config=config, device="cpu"),
+            "dpo": train_dpo(name="dpo", data=data, config=config, device="cpu"),
+            "kto": train_kto(name="kto", data=data, config=config, device="cpu"),
+        }
+        yield home, settings, data, registry, results
+
+
+@pytest.fixture(scope="module")
+def chat_llm(trained):
+    """A separately loaded chat model whose adapters come from the trained registry."""
+    from assistant.adapter_runtime import AdapterSet
+    from assistant.adapters import weights_fingerprint
+    from assistant.hf_llm import TransformersLLM
+    from assistant.models import load_generator
+
+    registry = trained[3]
+    llm = TransformersLLM(load_generator("embedded", device="cpu", dtype="float32"))
+    llm._adapters[0] = AdapterSet(llm.model, llm.loaded.source.label, weights_fingerprint(llm.loaded.folder), registry)
+    return llm
+
+
+def test_the_store_gives_one_pair_per_ranked_question(trained):
+    _home, _settings, data, _registry, _results = trained
+    assert len(data.pairs) == len(QUESTIONS)
+    assert all(p.chosen == GOOD and p.rejected == BAD and p.margin == 1.0 for p in data.pairs)
+    assert "When do owls hunt?" in data.pairs[0].question or any("owls" in p.question for p in data.pairs)
+
+
+def test_each_run_saves_safetensors_metadata_history_and_curves(trained):
+    _home, _settings, _data, registry, results = trained
+    for name, result in results.items():
+        files = registry.files(name)
+        assert {"adapter_config.json", "adapter_model.safetensors", "assistant-adapter.json", "log_history.json",
+                "curves.png"} <= set(files), name
+        assert not any(f.endswith((".bin", ".pt", ".pkl")) for f in files)
+        info = registry.get(name)
+        assert info.config["method"] == name.replace("rm", "reward")
+        assert info.config["training"]["seed"] == 0 and info.metrics["steps"] == 2
+        assert (result.folder / "curves.png").read_bytes()[:4] == b"\x89PNG"
+        history = json.loads((result.folder / "log_history.json").read_text())
+        assert history[0]["step"] == 0 and "eval_loss" in history[0]
+    assert registry.get("rm").kind == "reward" and registry.get("dpo").kind == "lora"
+    # DPO logs its implicit rewards: margins and the share of pairs ranked right
+    assert "eval_reward_margins" in registry.get("dpo").metrics and "eval_reward_accuracies" in registry.get("dpo").metrics
+
+
+def test_reward_model_loads_and_scores_and_refuses_to_chat(trained, chat_llm):
+    from assistant.adapters import AdapterError
+    from assistant_plugins.feedback.reward_model import RewardModel
+
+    _home, _settings, data, registry, _results = trained
+    judge = RewardModel.load("rm", registry=registry, device="cpu")
+    scores = judge.score(data.pairs[0].messages, [GOOD, BAD, GOOD])
+    assert len(scores) == 3 and scores[0] == pytest.approx(scores[2], abs=1e-4) and scores[0] != scores[1]
+    accuracy, margins = judge.pairwise_accuracy(data.pairs[:3])
+    assert 0.0 <= accuracy <= 1.0 and len(margins) == 3
+    with pytest.raises(AdapterError, match="is a reward model"):
+        chat_llm.with_adapter("rm")
+
+
+def test_dpo_and_kto_adapters_load_into_the_chat_model(chat_llm):
+    for name in ("dpo", "kto"):
+        view = chat_llm.with_adapter(name)
+        [[candidate]] = view.generate(["Name a bird."], decoding=Decoding(max_new_tokens=4))
+        assert candidate.text.strip() and view.adapter.label == name
+
+
+def test_reward_model_is_a_verifier_for_best_of_n(trained):
+    home, _settings, _data, _registry, _results = trained
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ASSISTANT_HOME", str(home))
+        settings = Settings(retriever="one", reward_model="rm", device="cpu")
+        host = make_plugin_host(extra=[("one_passage", OnePassage())])
+        engine = Engine(settings, host=host, llm=ScriptedLLM(lambda prompt, i: [BAD, GOOD, BAD][i % 3]))
+        answer = engine.answer("When do owls hunt?", strategy="best_of_n",
+                               options={"samples": 3, "likelihood_weight": 0.0},
+                               decoding=Decoding(temperature=0.7, max_new_tokens=9))
+    scores = answer.metadata["scores"]
+    reward = scores["feedback"]
+    assert len(reward) == 3 and reward[0] == pytest.approx(reward[2], abs=1e-4)
+    best = max(range(3), key=reward.__getitem__)
+    assert answer.metadata["chosen"] == best  # the only verifier decides
+
+
+def test_rl_runs_a_step_against_the_reward_model(trained):
+    from assistant_plugins.feedback.runs import RunConfig
+    from assistant_plugins.feedback.tune_rl import train_rl
+
+    home, _settings, data, registry, _results = trained
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ASSISTANT_HOME", str(home))
+        result = train_rl(name="rl", data=data, reward_model="rm", generations=2, max_completion_length=8,
+                          config=RunConfig(**{**TINY, "max_steps": 1}), device="cpu")
+    assert result.info.kind == "lora" and result.info.config["method"] == "grpo"
+    assert result.info.metrics["steps"] == 1 and "adapter_model.safetensors" in registry.files("rl")
+    assert any("reward" in h for h in result.history)
+
+
+def test_too_few_pairs_and_bad_data_give_clear_messages(tmp_path, home):
+    from assistant_plugins.feedback.pairs import read_pairs
+    from assistant_plugins.feedback.runs import RunConfig
+    from assistant_plugins.feedback.tune_reward import train_reward
+
+    few = tmp_path / "few.jsonl"
+    few.write_text(json.dumps({"prompt": "q", "chosen": "a", "rejected": "b"}) + "\n"
+                   + json.dumps({"prompt": "q", "chosen": "same", "rejected": "same"}) + "\n")
+    data = read_pairs(few)
+    assert len(data.pairs) == 1 and data.dropped["chosen_equals_rejected"] == 1
+    with pytest.raises(AssistantError, match="only 1 usable preference pairs.*at least 4"):
+        train_reward(name="x", data=data, config=RunConfig(**TINY), device="cpu")
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text(json.dumps({"prompt": "q", "chosen": "a"}) + "\n")
+    result = run_cli("tune", "reward", "--name", "x", "--data", str(broken))
+    assert result.returncode != 0 and "no field 'rejected'" in result.stderr and "Traceback" not in result.stderr
+    empty = run_cli("tune", "dpo", "--name", "x", "--from-store")
+    assert empty.returncode != 0 and "only 0 usable preference pairs" in empty.stderr
+    neither = run_cli("tune", "reward", "--name", "x")
+    assert "pass either --data FILE or --from-store" in neither.stderr
+
+
+def test_top_rated_answers_flow_into_the_example_bank(trained):
+    home = trained[0]
+    env = {"ASSISTANT_HOME": str(home)}
+    first = run_cli("feedback", "promote", "--bank", "fb", env=env)
+    assert first.returncode == 0, first.stderr
+    assert f"added {len(QUESTIONS)} answers" in first.stdout
+    rows = [json.loads(line) for line in (home / "examples" / "fb.jsonl").read_text().splitlines()]
+    assert {r["input"] for r in rows} == set(QUESTIONS) and {r["output"] for r in rows} == {GOOD}
+    again = run_cli("feedback", "promote", "--bank", "fb", env=env)
+    assert "added 0 answers" in again.stdout  # nothing twice
