@@ -185,3 +185,11 @@ def test_top_rated_answers_flow_into_the_example_bank(trained):
     assert {r["input"] for r in rows} == set(QUESTIONS) and {r["output"] for r in rows} == {GOOD}
     again = run_cli("feedback", "promote", "--bank", "fb", env=env)
     assert "added 0 answers" in again.stdout  # nothing twice
+
+
+def test_adapters_list_shows_methods_and_reward_accuracy(trained):
+    listed = run_cli("adapters", "list", env={"ASSISTANT_HOME": str(trained[0])})
+    assert listed.returncode == 0, listed.stderr
+    rows = {line.split()[0]: line for line in listed.stdout.splitlines()[1:]}
+    assert "reward" in rows["rm"] and "acc " in rows["rm"]
+    assert " dpo " in rows["dpo"] and " kto " in rows["kto"] and "loss " in rows["dpo"]

@@ -43,6 +43,7 @@ class RunConfig:
     alpha: int = 16
     dropout: float = 0.05
     targets: str = "attention"
+    top_layers: int = 0  # adapt only the last N transformer layers (0: all); backward then stops there
     beta: float = 0.1  # DPO / KTO / RL: strength of the pull towards the reference model
     seed: int = 0
 
@@ -54,6 +55,8 @@ class RunConfig:
         if self.max_length < 32 or not 8 <= self.max_prompt_length < self.max_length:
             raise ConfigError(f"max_length {self.max_length} / max_prompt_length {self.max_prompt_length} do not fit",
                               "max_length at least 32, max_prompt_length between 8 and max_length")
+        if self.top_layers < 0:
+            raise ConfigError(f"top_layers must be 0 (all) or more, got {self.top_layers}")
         if self.targets not in TARGETS:
             raise ConfigError(f"unknown LoRA targets {self.targets!r}", f"use one of: {', '.join(TARGETS)}")
 
@@ -67,11 +70,22 @@ class RunResult:
     notices: list[str]
 
 
-def lora_config(config: RunConfig, task_type: str) -> Any:
+def lora_config(config: RunConfig, task_type: str, model: Any = None) -> Any:
+    """The run's LoRA. With ``top_layers`` it adapts only the last layers:
+    gradients then flow through those layers alone, which on a CPU cuts a
+    step's backward pass roughly in proportion (the scalar head of a reward
+    model is trained in full either way)."""
     from peft import LoraConfig
 
+    layers = None
+    total = getattr(getattr(model, "config", None), "num_hidden_layers", 0) if model is not None else 0
+    if config.top_layers and total:
+        layers = list(range(max(0, total - config.top_layers), total))
+    targets = TARGETS[config.targets]
+    if layers is not None and targets == "all-linear":
+        targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
     return LoraConfig(task_type=task_type, r=config.rank, lora_alpha=config.alpha, lora_dropout=config.dropout,
-                      target_modules=TARGETS[config.targets])
+                      target_modules=targets, layers_to_transform=layers)
 
 
 def trl_args(config_class: Any, config: RunConfig, method: str, run_dir: Path, device: str, n_train: int,

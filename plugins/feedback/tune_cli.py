@@ -19,7 +19,7 @@ The loop (rate, export, train, use):
   assistant tune dpo --name my-dpo --from-store
   assistant eval winrate --adapter my-dpo --reward-model my-rm --data held-out.jsonl
   assistant ask "..." --adapter my-dpo
-  assistant config set reward_model my-rm                    # best-of-N now asks the reward model
+  ASSISTANT_REWARD_MODEL=my-rm assistant ask "..." --strategy best_of_n   # or reward_model in the config
 \b
 Data: --data takes TRL's pair schema (prompt, chosen, rejected, optional margin;
 strings or chat messages), e.g. ../shared/data/preferences/train_1000.jsonl.
@@ -54,6 +54,8 @@ def run_options(defaults: dict[str, Any]) -> Callable[[Callable[..., Any]], Call
             click.option("--alpha", type=int, default=16, show_default=True, help="LoRA alpha."),
             click.option("--targets", type=click.Choice(["attention", "all-linear"]), default="attention",
                          show_default=True, help="Layers the LoRA adapts."),
+            click.option("--top-layers", type=click.IntRange(min=0), default=0, show_default=True,
+                         help="Adapt only the last N layers (0: all): cheaper steps on a CPU."),
             click.option("--beta", type=float, default=0.1, show_default=True,
                          help="Pull towards the reference model (DPO, KTO, RL)."),
             click.option("--seed", type=int, default=0, show_default=True),
@@ -75,6 +77,7 @@ def _config(kw: dict[str, Any]) -> Any:
                      batch_size=kw["batch_size"], grad_accum=kw["grad_accum"], max_length=kw["max_length"],
                      max_prompt_length=kw["max_prompt_length"], val_fraction=kw["val_fraction"],
                      eval_every=kw["eval_every"], rank=kw["rank"], alpha=kw["alpha"], targets=kw["targets"],
+                     top_layers=kw["top_layers"],
                      beta=kw["beta"], seed=kw["seed"])
 
 

@@ -100,7 +100,7 @@ def train_dpo(*, name: str, data: PairSet, config: RunConfig, model_spec: str = 
                     max_length=config.max_length, beta=config.beta, disable_dropout=True)
     trainer = DPOTrainer(model=loaded.model, ref_model=None, args=args, train_dataset=rows(train),
                          eval_dataset=rows(validation), processing_class=tok,
-                         peft_config=lora_config(config, "CAUSAL_LM"), callbacks=[progress_callback(say)])
+                         peft_config=lora_config(config, "CAUSAL_LM", loaded.model), callbacks=[progress_callback(say)])
     return _finish(trainer, name=name, method="dpo", loaded=loaded, data=data, config=config, registry=registry,
                    overwrite=overwrite, timer=timer, model_spec=model_spec,
                    counts={"train_pairs": len(train), "validation_pairs": len(validation)})
@@ -146,7 +146,7 @@ def train_kto(*, name: str, data: PairSet | None = None, kto_file: str | Path | 
                     max_length=config.max_length, beta=config.beta, disable_dropout=True)
     trainer = KTOTrainer(model=loaded.model, ref_model=None, args=args, train_dataset=rows(train),
                          eval_dataset=rows(validation), processing_class=tok,
-                         peft_config=lora_config(config, "CAUSAL_LM"), callbacks=[progress_callback(say)])
+                         peft_config=lora_config(config, "CAUSAL_LM", loaded.model), callbacks=[progress_callback(say)])
     pseudo = PairSet([], {}, source)
     return _finish(trainer, name=name, method="kto", loaded=loaded, data=pseudo, config=config, registry=registry,
                    overwrite=overwrite, timer=timer, model_spec=model_spec,

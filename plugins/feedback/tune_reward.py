@@ -57,7 +57,7 @@ def train_reward(*, name: str, data: PairSet, config: RunConfig, model_spec: str
     args = trl_args(RewardConfig, config, "reward", registry.run_dir(name), dev, len(train),
                     max_length=None, disable_dropout=True, center_rewards_coefficient=0.01)
     trainer = RewardTrainer(model=model, args=args, train_dataset=rows(train), eval_dataset=rows(validation),
-                            processing_class=tokenizer, peft_config=lora_config(config, "SEQ_CLS"),
+                            processing_class=tokenizer, peft_config=lora_config(config, "SEQ_CLS", model),
                             callbacks=[progress_callback(say)])
     before = trainer.evaluate()
     trainer.train()

@@ -103,7 +103,7 @@ def train_rl(*, name: str, data: PairSet, reward_model: str, config: RunConfig, 
                     temperature=temperature, beta=config.beta, remove_unused_columns=False,
                     disable_dropout=True, log_completions=False)
     trainer = Trainer(model=loaded.model, reward_funcs=reward_function(judge), args=args, train_dataset=train_set,
-                      eval_dataset=val_set, processing_class=tok, peft_config=lora_config(config, "CAUSAL_LM"),
+                      eval_dataset=val_set, processing_class=tok, peft_config=lora_config(config, "CAUSAL_LM", loaded.model),
                       callbacks=[progress_callback(say)])
     before = trainer.evaluate()
     trainer.train()

@@ -129,13 +129,20 @@ def adapters_list(as_json: bool) -> None:
     if not infos:
         click.echo(f"no adapters in {registry.root} yet; train one with `assistant tune sft --help`")
         return
-    click.echo(f"{'name':<20} {'kind':<8} {'base model':<34} {'val loss':>16}  {'size':>8}  created")
+    click.echo(f"{'name':<20} {'kind':<7} {'method':<7} {'base model':<34} {'validation':>20}  {'size':>8}  created")
     for info in infos:
         m = info.metrics
-        loss = f"{m.get('eval_loss_before', float('nan')):.3f}->{m.get('eval_loss_after', float('nan')):.3f}"
+        if "eval_accuracy_after" in m:  # a reward model: pairwise accuracy
+            score = f"acc {m.get('eval_accuracy_before', float('nan')):.3f}->{m['eval_accuracy_after']:.3f}"
+        elif "eval_reward_after" in m:  # RL: mean reward
+            score = f"reward {m.get('eval_reward_before', float('nan')):.2f}->{m['eval_reward_after']:.2f}"
+        else:
+            score = f"loss {m.get('eval_loss_before', float('nan')):.3f}->{m.get('eval_loss_after', float('nan')):.3f}"
         size = sum(registry.files(info.name).values())
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(info.created)) if info.created else "?"
-        click.echo(f"{info.name:<20} {info.kind:<8} {info.base_model[:34]:<34} {loss:>16}  {_size(size):>8}  {when}")
+        method = str(info.config.get("method", "sft"))
+        click.echo(f"{info.name:<20} {info.kind:<7} {method:<7} {info.base_model[:34]:<34} {score:>20}  "
+                   f"{_size(size):>8}  {when}")
 
 
 @adapters_group.command("show")
