@@ -218,11 +218,15 @@ class Engine:
                decoding: Decoding | None = None, history: Sequence[Message] = (), top_k: int | None = None,
                collection: str | None = None, use_retrieval: bool = True,
                on_text: Callable[[str], None] | None = None, metadata: dict[str, str] | None = None,
-               adapter: str | None = None) -> Answer:
+               adapter: str | None = None, group: str | None = None) -> Answer:
         """Answer one question; see the module docstring for the pipeline.
 
         ``adapter`` (default: the ``adapter`` setting) names the adapter this
-        turn runs with; "" or "none" runs the base model."""
+        turn runs with; "" or "none" runs the base model. ``group`` marks
+        answers to the same question (an arena of strategies) as siblings:
+        it is the answer's ``metadata["group_id"]``, which observers such as
+        the feedback store use. ``metadata`` conditions the prompt
+        (audience, genre...)."""
         question = question.strip()
         if not question:
             raise ConfigError("the question is empty", "type a question")
@@ -299,7 +303,8 @@ class Engine:
             model=llm.name, decoding=decoding, candidates=result.candidates,
             notices=tuple(notices) + tuple(plugin_notices), prompt=prompt,
             metadata={**result.metadata, "strategy_ms": strategy_ms, "collection": collection or self.settings.collection,
-                      "adapter": getattr(getattr(turn_llm, "adapter", None), "label", "") or None},
+                      "adapter": getattr(getattr(turn_llm, "adapter", None), "label", "") or None,
+                      **({"group_id": group} if group else {})},
         )
         observer_notices: list[str] = []
         self.host.call("on_answer", answer=answer, settings=self.settings, on_error=self._errors(observer_notices))

@@ -53,6 +53,35 @@ async def main() -> None:
         await pilot.press("f1")
         await pilot.pause(0.5)
         app.save_screenshot(filename="help.svg", path=str(OUT))
+        await pilot.press("escape")
+        await pilot.press("f2")
+        await wait(lambda: type(app.screen).__name__ == "FormScreen")
+        await pilot.pause(0.5)
+        app.save_screenshot(filename="decoding.svg", path=str(OUT))
+        await pilot.press("escape")
+        app.session.strategy = "self_consistency"
+        app.action_strategy_options()
+        await wait(lambda: type(app.screen).__name__ == "FormScreen")
+        await pilot.pause(0.5)
+        app.save_screenshot(filename="options.svg", path=str(OUT))
+        await pilot.press("escape")
+        app.session.options = {"samples": "3"}
+        app.query_one("#question").value = "How long does converting the model take?"
+        await pilot.press("enter")
+        await wait(lambda: not app.busy and app.session.last_answer.strategy == "self_consistency")
+        await pilot.press("ctrl+t")
+        await pilot.pause(0.5)
+        app.save_screenshot(filename="trace-votes.svg", path=str(OUT))
+        app.session.strategy = "zero_shot"
+        app.session.options = {}
+        await pilot.press("f7")
+        await wait(lambda: type(app.screen).__name__ == "MultiPickerScreen")
+        await pilot.pause(0.3)
+        app.save_screenshot(filename="arena-pick.svg", path=str(OUT))
+        await pilot.press("ctrl+s")
+        await wait(lambda: type(app.screen).__name__ == "RankScreen", step=0.2)
+        await pilot.pause(0.5)
+        app.save_screenshot(filename="arena-rank.svg", path=str(OUT))
     print(f"wrote {', '.join(sorted(p.name for p in OUT.glob('*.svg')))} to {OUT}")
 
 

@@ -15,6 +15,7 @@ from assistant.engine import Engine
 from assistant.llm import TextStream
 from assistant.testing import ScriptedLLM, write_tiny_corpus
 from assistant.tui.app import ChatApp
+from assistant.tui.forms import FormScreen
 from assistant.tui.screens import HelpScreen, PickerScreen, PromptScreen, RankScreen, SourceScreen
 from assistant.tui.session import ChatSession
 from assistant.tui.widgets import AnswerMessage, SourcesPanel, TracePanel
@@ -113,10 +114,10 @@ async def test_keys_work_while_an_answer_is_generated_and_esc_stops_it(indexed):
         await until(pilot, lambda: len(answers(app)) == 1 and answers(app)[0].text)
         # the UI is responsive mid-answer: a dialog opens and closes
         await pilot.press("f2")
-        await until(pilot, lambda: ready(app, PromptScreen))
+        await until(pilot, lambda: ready(app, FormScreen))
         assert app.busy
         await pilot.press("escape")
-        await until(pilot, lambda: not isinstance(app.screen, PromptScreen))
+        await until(pilot, lambda: not isinstance(app.screen, FormScreen))
         words_before = len(answers(app)[0].text.split())
         await pilot.press("escape")  # stop the answer
         await until(pilot, lambda: not app.busy)
@@ -200,19 +201,21 @@ async def test_pickers_help_and_new_conversation(indexed):
         await pilot.press("ctrl+o")
         await until(pilot, lambda: ready(app, PickerScreen))
         await pilot.press("enter")
-        await until(pilot, lambda: not isinstance(app.screen, PickerScreen))
+        await until(pilot, lambda: ready(app, FormScreen))  # the strategy's options follow its choice
         assert app.session.strategy == "zero_shot"
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, FormScreen))
         await pilot.press("ctrl+l")
         await until(pilot, lambda: ready(app, PickerScreen))
         await pilot.press("enter")
         await until(pilot, lambda: not isinstance(app.screen, PickerScreen))
         assert app.session.collection == "default" and "default" in app.sub_title
         await pilot.press("f2")
-        await until(pilot, lambda: ready(app, PromptScreen))
-        await pilot.press("ctrl+a", "ctrl+k")  # clear the field (Input's own keys)
+        await until(pilot, lambda: ready(app, FormScreen))
+        await pilot.press("ctrl+a", "ctrl+k")  # clear the temperature field (Input's own keys)
         for key in "0.7":
             await pilot.press(key)
-        await pilot.press("enter")
+        await pilot.press("ctrl+s")
         await until(pilot, lambda: app.session.temperature == 0.7)
         assert "T=0.7" in app.sub_title
         await ask(pilot, "Hello there")
@@ -237,7 +240,7 @@ async def test_adapter_picker_lists_saved_adapters_and_sets_the_turns_adapter(in
         await pilot.press("f5")
         await until(pilot, lambda: ready(app, PickerScreen))
         labels = [str(o.prompt) for o in app.screen.query_one("OptionList").options]
-        assert labels[0].strip().startswith("● none") and "notes-qa  lora, validation loss 1.250" in labels[1]
+        assert labels[0].strip().startswith("● none") and "notes-qa  lora, sft, validation loss 1.250" in labels[1]
         await pilot.press("down", "enter")
         await until(pilot, lambda: app.session.adapter == "notes-qa")
         assert "adapter notes-qa" in app.sub_title

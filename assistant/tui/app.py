@@ -14,29 +14,32 @@ from pathlib import Path
 from typing import Any
 
 from textual import on, work
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Footer, Header, Input, ListView, TabbedContent, TabPane
 
 from ..errors import AssistantError
-from .screens import HelpScreen, HistoryScreen, PickerScreen, PromptScreen, RankScreen, SourceScreen
+from .pickers import PickerActions
+from .screens import HelpScreen, HistoryScreen, MultiPickerScreen, PromptScreen, RankScreen, SourceScreen
 from .session import ChatSession, GenerationStopped
 from .widgets import AnswerMessage, SourceItem, SourcesPanel, TracePanel, UserMessage
 
 KEYS = [  # (action, default keys, footer label, description); the config file can rebind them by action
     ("stop", "escape", "Stop", "Stop the answer"),
     ("regenerate", "ctrl+r", "Regenerate", "Regenerate the last answer"),
-    ("rank", "ctrl+f", "Rank", "Draw several answers and rank them (face-off)"),
+    ("rank", "ctrl+f", "Rank", "Draw several answers to the last question and rank them"),
+    ("arena", "f7", "Arena", "Answer the last question with several strategies side by side and rank them"),
     ("rate_up", "ctrl+g", "Good", "Good answer (thumbs up)"),
     ("rate_down", "ctrl+b", "Bad", "Bad answer (thumbs down, with a comment)"),
     ("copy", "ctrl+y", "Copy", "Copy the last answer"),
     ("sources", "ctrl+s", "Sources", "Go to the sources; Enter opens one"),
     ("trace", "ctrl+t", "Trace", "Show the trace of the last answer"),
-    ("pick_strategy", "ctrl+o", "Strategy", "Choose the strategy"),
+    ("pick_strategy", "ctrl+o", "Strategy", "Choose the strategy, then set its options"),
+    ("strategy_options", "f6", "Options", "Options of the current strategy (samples, depth, variant...)"),
     ("pick_collection", "ctrl+l", "Collection", "Choose the collection"),
-    ("temperature", "f2", "Temperature", "Set the sampling temperature"),
+    ("decoding", "f2", "Decoding", "Decoding: temperature, top-p, length, words to force or exclude"),
     ("pick_adapter", "f5", "Adapter", "Choose the adapter (LoRA, soft prompt) for the next turns"),
     ("new_conversation", "ctrl+n", "New", "Start a new conversation"),
     ("history", "f3", "History", "Saved conversations: resume, rename, export, delete"),
@@ -54,7 +57,7 @@ class Piece(Message):
         self.view, self.text = view, text
 
 
-class ChatApp(App[None]):
+class ChatApp(PickerActions, App[None]):
     TITLE = "assistant"
     CSS = """
     #main { height: 1fr; }
@@ -109,11 +112,15 @@ class ChatApp(App[None]):
     def update_header(self) -> None:
         s = self.session
         settings = s.engine.settings
-        temperature = settings.temperature if s.temperature is None else s.temperature
+        try:
+            temperature = f"{s.decoding().temperature:g}"
+        except AssistantError:
+            temperature = "?"
         adapter = settings.adapter if s.adapter is None else s.adapter
         shown = f" · adapter {adapter}" if adapter and adapter != "none" else ""
-        self.sub_title = (f"{s.collection or settings.collection} · {s.strategy or settings.strategy}{shown} · "
-                          f"T={temperature:g} · {s.status}")
+        options = f" ({', '.join(f'{k}={v}' for k, v in s.options.items())})" if s.options else ""
+        self.sub_title = (f"{s.collection or settings.collection} · {s.strategy or settings.strategy}{options}"
+                          f"{shown} · T={temperature} · {s.status}")
 
     def set_status(self, status: str) -> None:
         self.session.status = status
@@ -182,7 +189,8 @@ class ChatApp(App[None]):
         for notice in answer.notices:
             self.notify(notice, title="note", severity="warning")
         if samples > 1:
-            self.push_screen(RankScreen(answer), self.ranked)
+            self.push_screen(RankScreen(answer.question, [(label, text) for _, label, text in
+                                                          self.session.rankable()]), self.ranked)
 
     @staticmethod
     def _status_line(turn: Any) -> str:
@@ -232,8 +240,12 @@ class ChatApp(App[None]):
         except AssistantError as exc:
             self.notify(str(exc), severity="error")
             return
-        self.notify("ranking saved: " + " > ".join("=".join(a.rsplit("-", 1)[1] for a in tier)
-                                                   for tier in ranking), title="feedback")
+        labels = {answer_id: label for answer_id, label, _ in self.session.rankable()}
+        self.notify("ranking saved: " + " > ".join("=".join(labels.get(a, a) for a in tier) for tier in ranking),
+                    title="feedback")
+        if self.session.arena_turns:  # the winner now stands as the conversation's turn
+            self.query_one("#sources", SourcesPanel).show(self.session.conversation.turns[-1])
+            self.query_one("#trace", TracePanel).show(self.session.conversation.turns[-1])
 
     def action_rate_up(self) -> None:
         self._rate(1, "")
@@ -282,71 +294,66 @@ class ChatApp(App[None]):
                 pass
             self.push_screen(SourceScreen(passage, root))
 
-    def action_pick_strategy(self) -> None:
-        registry = self.session.engine.host.registry.of("strategy")
-        choices = [(name, ((reg.obj.__doc__ or "").strip().splitlines() or [""])[0]) for name, reg in
-                   sorted(registry.items())]
+    def action_arena(self) -> None:
+        if self.busy:
+            self.notify("wait for the answer to finish, or press Esc", severity="warning")
+            return
+        if self.session.last_answer is None:
+            self.notify("ask a question first; the arena answers it again with each strategy", severity="warning")
+            return
+        choices = self.strategy_choices()
         current = self.session.strategy or self.session.engine.settings.strategy
-        self.push_screen(PickerScreen("Strategy for the next turns", choices, current), self._set_strategy)
+        names = [name for name, _ in choices]
+        selected = [current] + [n for n in ("chain_of_thought", "zero_shot") if n != current and n in names][:1]
+        self.push_screen(MultiPickerScreen("Arena: strategies to answer the last question side by side", choices,
+                                           selected, "Space or Enter toggles · Ctrl+S starts · Esc cancels"),
+                         self._start_arena)
 
-    def _set_strategy(self, name: str | None) -> None:
-        if name:
-            self.session.strategy = name
-            self.update_header()
-
-    def action_pick_collection(self) -> None:
-        from .collections import collection_rows
-
-        names = [row.get("name", "?") for row in collection_rows()]
-        if not names:
-            self.notify("no collections yet: run `assistant index FOLDER` first", severity="warning")
+    def _start_arena(self, strategies: list[str] | None) -> None:
+        if strategies is None:
             return
-        current = self.session.collection or self.session.engine.settings.collection
-        self.push_screen(PickerScreen("Collection to search", [(n, "") for n in names], current),
-                         self._set_collection)
-
-    def _set_collection(self, name: str | None) -> None:
-        if name:
-            self.session.collection = name
-            self.update_header()
-
-    def action_pick_adapter(self) -> None:
-        from ..adapters import AdapterError, AdapterRegistry
-
-        try:
-            infos = AdapterRegistry().list()
-        except AdapterError as exc:
-            self.notify(str(exc), severity="error")
-            return
-        choices = [("none", "the base model alone")] + [
-            (i.name, f"{i.kind}, validation loss {i.metrics.get('eval_loss_after', float('nan')):.3f}") for i in infos]
-        current = self.session.adapter or self.session.engine.settings.adapter or "none"
-        if not infos:
-            self.notify("no adapters yet: train one with `assistant tune sft`", severity="warning")
-        self.push_screen(PickerScreen("Adapter for the next turns", choices, current), self._set_adapter)
-
-    def _set_adapter(self, name: str | None) -> None:
-        if name:
-            self.session.adapter = name
-            self.update_header()
-
-    def action_temperature(self) -> None:
-        settings = self.session.engine.settings
-        current = settings.temperature if self.session.temperature is None else self.session.temperature
-        self.push_screen(PromptScreen("Temperature (0 = greedy)", f"{current:g}"), self._set_temperature)
-
-    def _set_temperature(self, value: str | None) -> None:
-        if value is None:
+        if len(strategies) < 2:
+            self.notify("choose at least two strategies for an arena", severity="warning")
             return
         try:
-            temperature = float(value)
-            if temperature < 0:
-                raise ValueError
-        except ValueError:
-            self.notify(f"temperature must be a number ≥ 0, not {value!r}", severity="error")
+            question = self.session.regenerate_question()
+        except AssistantError as exc:
+            self.notify(str(exc), severity="warning")
             return
-        self.session.temperature = temperature
-        self.update_header()
+        chat = self.query_one("#chat", VerticalScroll)
+        chat.mount(UserMessage(question))
+        views = [AnswerMessage(status=f"{name}: waiting") for name in strategies]
+        for view in views:
+            chat.mount(view)
+        chat.scroll_end(animate=False)
+        self.busy = True
+        self.enter_at = time.perf_counter()
+        self.first_shown_at = None
+        self.run_arena(question, strategies, views)
+
+    @work(thread=True, exclusive=True, group="answer")
+    def run_arena(self, question: str, strategies: list[str], views: list[AnswerMessage]) -> None:
+        try:
+            turns = self.session.arena(question, strategies,
+                                       on_text=lambda i, text: self.post_message(Piece(views[i], text)))
+        except GenerationStopped:
+            for view in views:
+                self.call_from_thread(self.turn_failed, view, "stopped (Esc); the arena is not kept")
+        except AssistantError as exc:
+            self.call_from_thread(self.turn_failed, views[0], f"error: {exc.message}", str(exc))
+        except Exception as exc:
+            self.call_from_thread(self.turn_failed, views[0], "failed", f"{type(exc).__name__}: {exc}")
+        else:
+            self.call_from_thread(self.arena_done, views, turns)
+
+    async def arena_done(self, views: list[AnswerMessage], turns: list[Any]) -> None:
+        self.busy = False
+        for i, (view, turn) in enumerate(zip(views, turns), start=1):
+            await view.finish(turn.answer.text, f"[{i}] {turn.answer.strategy} · " + self._status_line(turn))
+        self.query_one("#sources", SourcesPanel).show(turns[0])
+        self.query_one("#trace", TracePanel).show(turns[0])
+        self.push_screen(RankScreen(turns[0].answer.question, [(label, text) for _, label, text in
+                                                                 self.session.rankable()]), self.ranked)
 
     def action_new_conversation(self) -> None:
         if self.busy:
@@ -414,6 +421,14 @@ class ChatApp(App[None]):
         if turns:
             self.query_one("#sources", SourcesPanel).show(turns[-1])
         chat.scroll_end(animate=False)
+
+    def get_system_commands(self, screen: Any) -> Any:
+        """Every chat action in the command palette (Ctrl+P), with its key."""
+        yield from super().get_system_commands(screen)
+        for action, keys, label, text in KEYS:
+            if action != "quit":
+                yield SystemCommand(label, f"{text}  [{self._key_of(action, keys)}]",
+                                    getattr(self, f"action_{action}"))
 
     def action_help(self) -> None:
         rows = [(self._key_of(action, keys), text) for action, keys, _label, text in KEYS]

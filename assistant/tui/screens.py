@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, Markdown, OptionList, Static
+from textual.widgets import Input, Label, Markdown, OptionList, SelectionList, Static
 from textual.widgets.option_list import Option
 
-from ..types import Answer, Passage
+from ..types import Passage
 
 MODAL_CSS = """
 ModalScreen { align: center middle; }
@@ -93,21 +94,23 @@ class PromptScreen(ModalScreen[str | None]):
 
 
 class RankScreen(ModalScreen[str | None]):
-    """Show the candidates of an answer, numbered; the user types their order."""
+    """Show answers to rank, numbered (candidates of one answer, or an
+    arena's answers labelled by strategy); the user types their order."""
 
     DEFAULT_CSS = MODAL_CSS + "RankScreen .candidate { margin-bottom: 1; }"
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
 
-    def __init__(self, answer: Answer) -> None:
+    def __init__(self, question: str, items: list[tuple[str, str]]) -> None:
         super().__init__()
-        self.answer = answer
+        self.question, self.items = question, items  # (label, text)
 
     def compose(self) -> Any:
         with Vertical():
-            yield Label(f"Rank {len(self.answer.candidates)} answers to: {self.answer.question}", classes="title")
+            yield Label(f"Rank {len(self.items)} answers to: {self.question}", classes="title")
             with VerticalScroll():
-                for i, candidate in enumerate(self.answer.candidates, start=1):
-                    yield Static(f"[b]{i}[/b]  {candidate.text.strip()}", classes="candidate")
+                for i, (label, text) in enumerate(self.items, start=1):
+                    yield Static(f"[b]{i}[/b] [dim]{escape(label)}[/dim]  {escape(text.strip())}",
+                                 classes="candidate")
             yield Input(placeholder="best first, '=' for ties, e.g. 2 1 or 1=2 3", id="order")
             yield Static("Enter saves the ranking to the feedback store · Esc cancels", classes="hint")
 
@@ -116,6 +119,36 @@ class RankScreen(ModalScreen[str | None]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value)
+
+
+class MultiPickerScreen(ModalScreen[list[str] | None]):
+    """Choose several of ``choices`` (value, description); returns the values in
+    the listed order, or None. Space or Enter toggles, Ctrl+S confirms."""
+
+    DEFAULT_CSS = MODAL_CSS
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel"), Binding("ctrl+s", "confirm", "Start")]
+
+    def __init__(self, title: str, choices: list[tuple[str, str]], selected: list[str], hint: str = "") -> None:
+        super().__init__()
+        self.title_text, self.choices, self.selected, self.hint = title, choices, selected, hint
+
+    def compose(self) -> Any:
+        with Vertical():
+            yield Label(self.title_text, classes="title")
+            yield SelectionList[str](*[(f"{value}  {desc}", value, value in self.selected)
+                                       for value, desc in self.choices])
+            yield Static(self.hint or "Space or Enter toggles · Ctrl+S confirms · Esc cancels", classes="hint")
+
+    def on_mount(self) -> None:
+        selection = self.query_one(SelectionList)
+        values = [value for value, _ in self.choices]
+        if self.selected and self.selected[0] in values:
+            selection.highlighted = values.index(self.selected[0])
+        selection.focus()
+
+    def action_confirm(self) -> None:
+        chosen = set(self.query_one(SelectionList).selected)
+        self.dismiss([value for value, _ in self.choices if value in chosen])
 
 
 class SourceScreen(ModalScreen[None]):

@@ -82,31 +82,112 @@ class SourcesPanel(ListView):
         self.index = 0
 
 
+def _line(value: Any, width: int = 300) -> str:
+    return " ".join(str(value).split())[:width]
+
+
 class TracePanel(Tree):
-    """What the turn did, step by step, with time and tokens."""
+    """What the turn did, step by step, with time and tokens.
+
+    Steps a reader wants to see in their own shape get it: self-consistency's
+    votes with counts and agreement, the tree of thoughts as a tree with each
+    thought's value and fate (kept, pruned, expanded, solution), and
+    chain-of-verification's questions each with its answer. Any other step
+    shows its prompts, outputs and details as leaves.
+    """
 
     def show(self, turn: Turn) -> None:
         answer = turn.answer
         self.clear()
         self.root.set_label(f"{answer.strategy} · {answer.usage.ms / 1000:.1f} s · "
-                            f"{answer.usage.prompt_tokens}+{answer.usage.completion_tokens} tokens")
+                            f"{answer.usage.prompt_tokens}+{answer.usage.completion_tokens} tokens · "
+                            f"{answer.usage.model_calls} model call{'s' if answer.usage.model_calls != 1 else ''}")
         for step in answer.steps:
             tokens = f" · {step.prompt_tokens}+{step.completion_tokens} tok" if step.prompt_tokens else ""
-            node = self.root.add(f"{step.kind}: {step.name} · {step.ms:.0f} ms{tokens}", expand=False)
-            for key, value in step.detail.items():
-                if key in ("prompts", "outputs") and isinstance(value, list):
-                    for i, text in enumerate(value):
-                        node.add_leaf(f"{key[:-1]} {i + 1}: {' '.join(str(text).split())[:300]}")
-                elif key == "decoding":
-                    continue
-                else:
-                    node.add_leaf(f"{key}: {' '.join(str(value).split())[:300]}")
+            node = self.root.add(f"{step.kind}: {step.name} · {step.ms:.0f} ms{tokens}",
+                                 expand=step.kind in ("vote", "tree", "verify"))
+            shaped = {"vote": self._votes, "tree": self._tree, "verify": self._verification}.get(step.kind)
+            if shaped is not None and shaped(node, step.detail):
+                continue
+            self._leaves(node, step.detail)
         if len(answer.candidates) > 1:
             chosen = answer.metadata.get("chosen")
             node = self.root.add(f"{len(answer.candidates)} candidates", expand=True)
             for i, candidate in enumerate(answer.candidates):
                 mark = " (chosen)" if chosen == i else ""
-                node.add_leaf(f"{i + 1}{mark}: {' '.join(candidate.text.split())[:200]}")
+                score = f" · score {candidate.score:.3f}" if candidate.score is not None else ""
+                node.add_leaf(f"{i + 1}{mark}{score}: {_line(candidate.text, 200)}")
         for notice in answer.notices:
             self.root.add_leaf(f"note: {notice}")
         self.root.expand()
+
+    @staticmethod
+    def _leaves(node: Any, detail: dict[str, Any]) -> None:
+        for key, value in detail.items():
+            if key in ("prompts", "outputs") and isinstance(value, list):
+                for i, text in enumerate(value):
+                    node.add_leaf(f"{key[:-1]} {i + 1}: {_line(text)}")
+            elif key != "decoding":
+                node.add_leaf(f"{key}: {_line(value)}")
+
+    @staticmethod
+    def _votes(node: Any, detail: dict[str, Any]) -> bool:
+        counts = detail.get("counts")
+        if not isinstance(counts, dict):
+            return False
+        total = sum(counts.values()) or 1
+        node.set_label(f"{node.label} · agreement {float(detail.get('agreement', 0)):.0%}")
+        for answer, count in sorted(counts.items(), key=lambda kv: -kv[1]):
+            mark = " ← winner" if answer == detail.get("winner") else ""
+            node.add_leaf(f"{'█' * count}{'░' * (total - count)} {count}/{total}  {_line(answer, 80)}{mark}")
+        paths = node.add("each path's extracted answer", expand=False)
+        for i, answer in enumerate(detail.get("answers", []), start=1):
+            paths.add_leaf(f"path {i}: {_line(answer, 120)}")
+        return True
+
+    @staticmethod
+    def _tree(node: Any, detail: dict[str, Any]) -> bool:
+        nodes = detail.get("nodes")
+        if not isinstance(nodes, list) or not nodes:
+            return False
+        children: dict[Any, list[dict[str, Any]]] = {}
+        for n in nodes:
+            children.setdefault(n.get("parent"), []).append(n)
+        icons = {"solution": "★", "pruned": "✗", "expanded": "▸", "kept": "✓", "open": "·"}
+
+        def add(parent: Any, thought: dict[str, Any]) -> None:
+            label = (f"{icons.get(thought.get('status', ''), '·')} {thought.get('status', '')} · value "
+                     f"{float(thought.get('value', 0)):.2f} · {_line(thought.get('thought') or '(the problem)', 160)}")
+            kids = children.get(thought.get("id"), [])
+            if not kids:
+                parent.add_leaf(label)
+                return
+            branch = parent.add(label, expand=thought.get("status") != "pruned")
+            for kid in kids:
+                add(branch, kid)
+
+        pruned = sum(1 for n in nodes if n.get("status") == "pruned")
+        node.set_label(f"{node.label} · {len(nodes)} thoughts, {pruned} pruned")
+        for root in children.get(None, []):
+            add(node, root)
+        if "stopped" in detail:
+            node.add_leaf(f"stopped: {_line(detail['stopped'])}")
+        return True
+
+    @staticmethod
+    def _verification(node: Any, detail: dict[str, Any]) -> bool:
+        questions = detail.get("questions")
+        if not isinstance(questions, list):
+            return False
+        node.add_leaf(f"draft: {_line(detail.get('draft', ''))}")
+        answers = list(detail.get("answers") or [])
+        checks = list(detail.get("checks") or [])
+        for i, question in enumerate(questions):
+            q = node.add(f"Q{i + 1}: {_line(question, 200)}", expand=True)
+            if i < len(answers):
+                q.add_leaf(f"A: {_line(answers[i])}")
+            if i < len(checks):
+                q.add_leaf(f"check: {_line(checks[i])}")
+        if "stopped" in detail:
+            node.add_leaf(f"stopped: {_line(detail['stopped'])}")
+        return True
