@@ -28,6 +28,8 @@ def app(home, tmp_path):
 
 
 async def ready(pilot) -> None:
+    for field in pilot.app.query("Input"):
+        field.cursor_blink = False  # a blinking cursor would make the picture depend on timing
     while not pilot.app.session.loaded or "ready" not in pilot.app.sub_title:
         await pilot.pause(0.05)
 
@@ -54,5 +56,7 @@ def test_rank_screen(app, snap_compare):
         await pilot.press("ctrl+f")
         while type(app.screen).__name__ != "RankScreen":
             await pilot.pause(0.05)
+        app.screen.query_one("#order").cursor_blink = False
+        await pilot.pause(0.1)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=before)
