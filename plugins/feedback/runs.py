@@ -184,3 +184,13 @@ def progress_callback(say: Callable[[str], None]) -> Any:
             say(f"step {state.global_step}: " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(shown.items())))
 
     return Report()
+
+
+def train_between_evaluations(trainer: Any) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+    """Evaluate, train, evaluate; returns (before, after, log history). ``train()``
+    starts a fresh log, so the evaluation before training is put back as step 0."""
+    before = trainer.evaluate()
+    trainer.train()
+    after = trainer.evaluate()
+    history = [{"step": 0, **{k: v for k, v in before.items() if k.startswith("eval_")}}] + list(trainer.state.log_history)
+    return before, after, history

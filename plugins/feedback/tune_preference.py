@@ -29,7 +29,7 @@ from assistant.errors import ConfigError
 from .pairs import Pair, PairSet, require, split
 from .reward_model import clipped_prompt
 from .runs import (RunConfig, RunResult, Timer, check_new, last, lora_config, pairs_fingerprint, progress_callback,
-                   save_run, trl_args)
+                   save_run, train_between_evaluations, trl_args)
 
 MIN_PAIRS = 4
 CURVES = {"loss": ["loss", "eval_loss"],
@@ -157,10 +157,7 @@ def train_kto(*, name: str, data: PairSet | None = None, kto_file: str | Path | 
 def _finish(trainer: Any, *, name: str, method: str, loaded: Any, data: PairSet, config: RunConfig,
             registry: AdapterRegistry, overwrite: bool, timer: Timer, model_spec: str, counts: dict[str, int],
             fingerprint: str | None = None) -> RunResult:
-    before = trainer.evaluate()
-    trainer.train()
-    after = trainer.evaluate()
-    history = [{"step": 0, **{k: v for k, v in before.items() if k.startswith("eval_")}}] + list(trainer.state.log_history)
+    before, after, history = train_between_evaluations(trainer)
     metrics: dict[str, Any] = {
         "eval_loss_before": round(before["eval_loss"], 4), "eval_loss_after": round(after["eval_loss"], 4),
         "train_loss": last(history, "train_loss"), "steps": trainer.state.global_step,

@@ -20,7 +20,7 @@ from assistant.adapters import AdapterRegistry
 from .pairs import PairSet, require, split
 from .reward_model import REWARD_KIND, encode, sequence_classifier
 from .runs import (RunConfig, RunResult, Timer, check_new, last, lora_config, pairs_fingerprint, progress_callback,
-                   save_run, trl_args)
+                   save_run, train_between_evaluations, trl_args)
 
 MIN_PAIRS = 4
 
@@ -59,11 +59,7 @@ def train_reward(*, name: str, data: PairSet, config: RunConfig, model_spec: str
     trainer = RewardTrainer(model=model, args=args, train_dataset=rows(train), eval_dataset=rows(validation),
                             processing_class=tokenizer, peft_config=lora_config(config, "SEQ_CLS", model),
                             callbacks=[progress_callback(say)])
-    before = trainer.evaluate()
-    trainer.train()
-    after = trainer.evaluate()
-    # train() starts a fresh log, so the evaluation before training is put back as step 0
-    history = [{"step": 0, **{k: v for k, v in before.items() if k.startswith("eval_")}}] + list(trainer.state.log_history)
+    before, after, history = train_between_evaluations(trainer)
     metrics = {
         "eval_accuracy_before": round(before.get("eval_accuracy", 0.0), 4),
         "eval_accuracy_after": round(after.get("eval_accuracy", 0.0), 4),

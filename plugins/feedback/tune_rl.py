@@ -33,7 +33,7 @@ from .pairs import PairSet, split
 from .reward_model import cached as cached_reward_model
 from .reward_model import clipped_prompt
 from .runs import (RunConfig, RunResult, Timer, check_new, last, lora_config, pairs_fingerprint, progress_callback,
-                   save_run, trl_args)
+                   save_run, train_between_evaluations, trl_args)
 
 ALGORITHMS = ("grpo", "rloo")
 CURVES = {"reward": ["reward", "eval_reward"], "KL to reference": ["kl", "eval_kl"],
@@ -105,10 +105,7 @@ def train_rl(*, name: str, data: PairSet, reward_model: str, config: RunConfig, 
     trainer = Trainer(model=loaded.model, reward_funcs=reward_function(judge), args=args, train_dataset=train_set,
                       eval_dataset=val_set, processing_class=tok, peft_config=lora_config(config, "CAUSAL_LM", loaded.model),
                       callbacks=[progress_callback(say)])
-    before = trainer.evaluate()
-    trainer.train()
-    after = trainer.evaluate()
-    history = [{"step": 0, **{k: v for k, v in before.items() if k.startswith("eval_")}}] + list(trainer.state.log_history)
+    before, after, history = train_between_evaluations(trainer)
     metrics = {
         "eval_reward_before": round(float(before.get("eval_reward", 0.0)), 4),
         "eval_reward_after": round(float(after.get("eval_reward", 0.0)), 4),
