@@ -24,11 +24,7 @@ from typing import Any
 import torch
 from transformers import LogitsProcessor
 
-
-def variants(word: str) -> list[str]:
-    """Surface forms of a word a tokenizer may produce mid-text or at a start."""
-    forms = {word, word.lower(), word.capitalize()}
-    return sorted({prefix + form for form in forms for prefix in ("", " ")})
+from .wordforms import variants
 
 
 def bad_words_ids(tokenizer: Any, words: Sequence[str]) -> list[list[int]]:

@@ -39,6 +39,7 @@ class Engine:
         self._llm = llm
         self._retrievers: dict[tuple[str, str], Any] = {}
         self.progress = progress
+        self.notices: list[str] = []  # about the engine itself (e.g. a backend that fell back)
 
     # ------------------------------------------------------------- components
 
@@ -46,12 +47,13 @@ class Engine:
     def llm(self) -> LLM:
         """The model, loaded on first use (converted once from GGUF if needed)."""
         if self._llm is None:
-            from .hf_llm import TransformersLLM
-            from .models import load_generator
+            from .backends import load_llm
 
-            loaded = load_generator(self.settings.model, self.settings.device, self.settings.dtype,
-                                    offline=self.settings.offline, progress=self.progress)
-            self._llm = TransformersLLM(loaded, context_window=self.settings.context_window)
+            self._llm, notices = load_llm(self.settings, progress=self.progress)
+            self.notices.extend(notices)
+            for notice in notices:  # the terminal UI shows self.notices itself
+                if self.progress is not None:
+                    self.progress(f"note: {notice}")
         return self._llm
 
     def adapted_llm(self, spec: str) -> LLM:

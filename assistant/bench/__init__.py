@@ -49,12 +49,13 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def _registry() -> dict[str, Callable[[BenchContext], list[Row]]]:
-    from . import adapters, indexing, search, spine, strategies, tui
+    from . import adapters, backends, indexing, search, spine, strategies, tui
 
     return {"help": spine.bench_help, "model_load": spine.bench_model_load, "ask": spine.bench_ask,
             "index": indexing.bench_index,
             "search": search.bench_search, "tui": tui.bench_tui,
-            "self_consistency": strategies.bench_self_consistency, "adapters": adapters.bench_adapters}
+            "self_consistency": strategies.bench_self_consistency, "adapters": adapters.bench_adapters,
+            "backends": backends.bench_backends}
 
 
 def benchmark_names() -> list[str]:

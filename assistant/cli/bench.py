@@ -10,7 +10,7 @@ from .app import AppContext, root
 
 
 @root.command()
-@click.option("--only", help="Comma-separated benchmarks to run (default: all). Names: help, model_load, ask, index, search, tui, self_consistency, adapters.")
+@click.option("--only", help="Comma-separated benchmarks to run (default: all). Names: help, model_load, ask, index, search, tui, self_consistency, adapters, backends.")
 @click.option("--repeat", type=int, default=3, show_default=True, help="Repetitions per measurement (median).")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=Path("bench-results/latest.json"),
               show_default=True, help="Where to write the results.")

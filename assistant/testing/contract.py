@@ -138,5 +138,13 @@ class StrategyContract:
         assert isinstance(answer.text, str) and answer.usage.model_calls >= 1
         assert answer.usage.completion_tokens > 0
 
+    @pytest.mark.real_model
+    def test_runs_on_the_llamacpp_backend(self, embedded_llamacpp_llm):
+        pieces: list[str] = []
+        answer = self.ask(embedded_llamacpp_llm, decoding=Decoding(max_new_tokens=24), on_text=pieces.append)
+        assert isinstance(answer.text, str) and answer.usage.model_calls >= 1
+        assert answer.usage.completion_tokens > 0
+        assert "".join(pieces).strip() == answer.text.strip()
+
 
 StrategyContract.__test__ = False  # the base class itself is not a test

@@ -30,3 +30,25 @@ def embedded_llm():
     from ..models import load_generator
 
     return TransformersLLM(load_generator("embedded", device="cpu", dtype="float32"))
+
+
+@pytest.fixture(scope="session")
+def embedded_llamacpp_llm():
+    """The embedded default model on the llama.cpp backend. Skips when
+    llama-cpp-python is not installed, unless ``ASSISTANT_REQUIRE_LLAMACPP=1``
+    (CI sets it), where a missing backend fails instead."""
+    import os
+
+    from ..backends import llamacpp_problem
+
+    problem = llamacpp_problem()
+    if problem:
+        if os.environ.get("ASSISTANT_REQUIRE_LLAMACPP") == "1":
+            pytest.fail(f"ASSISTANT_REQUIRE_LLAMACPP=1 but {problem}")
+        pytest.skip(problem)
+    from ..llamacpp.backend import LlamaCppLLM
+    from ..llamacpp.runtime import Runtime
+    from ..models import embedded_gguf, resolve_generator
+
+    gguf = embedded_gguf()
+    return LlamaCppLLM(Runtime(gguf), gguf, resolve_generator("embedded").label)

@@ -130,6 +130,8 @@ class ChatApp(PickerActions, App[None]):
     def load_model(self) -> None:
         try:
             self.session.load(report=lambda status: self.call_from_thread(self.set_status, status))
+            for notice in self.session.engine.notices:
+                self.call_from_thread(self.notify, notice, title="model", severity="warning", timeout=10)
         except AssistantError as exc:
             self.call_from_thread(self.notify, str(exc), title="model", severity="error", timeout=15)
         except Exception as exc:  # a bug, but the window stays usable

@@ -1,0 +1,201 @@
+"""Benchmark of the generation backends, all on one prompt in one run:
+
+* raw llama-cpp-python (its high-level ``Llama.create_completion``, streamed),
+  the baseline for single-stream speed;
+* our llama.cpp backend: single stream, the same prompt again (prefix reuse),
+  n=5 samples of self-consistency sharing one prefill, and decoding with a
+  LoRA active (q, k, v, o, rank 8) against without;
+* our transformers backend (float32 on CPU, the reference), single stream and
+  n=5 batched samples.
+
+Decode speed is (tokens - 1) / (time after the first token); time to first
+token includes the prefill. Samples' throughput counts every generated token
+of the n samples over the whole call.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from . import BenchContext, Row, median
+
+PROMPT = ("You are a helpful assistant. Read the passage and answer in detail.\n\n"
+          "Passage: The Great Barrier Reef is the world's largest coral reef system, composed of over 2,900 "
+          "individual reefs and 900 islands stretching for over 2,300 kilometres over an area of approximately "
+          "344,400 square kilometres. The reef is located in the Coral Sea, off the coast of Queensland, "
+          "Australia. It can be seen from outer space and is the world's biggest single structure made by "
+          "living organisms. This reef structure is composed of and built by billions of tiny organisms, known "
+          "as coral polyps. It supports a wide diversity of life and was selected as a World Heritage Site in "
+          "1981. Climate change, pollution and crown-of-thorns starfish threaten its health.\n\n"
+          "Question: Write a long, detailed essay about the reef, its history and the threats it faces.")
+TOKENS = 64
+SAMPLES = 5
+
+
+def _stream_stats(stream: Any) -> tuple[float, float, int]:
+    """(time to first token, decode tokens/s, tokens) of one of our streams."""
+    start = time.perf_counter()
+    first = None
+    for piece in stream:
+        if first is None and piece:
+            first = time.perf_counter() - start
+    total = time.perf_counter() - start
+    tokens = stream.candidate.completion_tokens if stream.candidate else 0
+    first = first if first is not None else total
+    return first, (tokens - 1) / max(total - first, 1e-9), tokens
+
+
+def _raw_llama(gguf: Path, text: str, repeat: int) -> tuple[float, float]:
+    """TTFT and decode tokens/s of llama-cpp-python's own high-level API."""
+    import llama_cpp
+
+    llm = llama_cpp.Llama(model_path=str(gguf), n_ctx=2048, verbose=False)
+    ttfts, rates = [], []
+    for _ in range(repeat):
+        llm.reset()  # a cold prompt each time
+        start = time.perf_counter()
+        first = None
+        count = 0
+        for chunk in llm.create_completion(text, max_tokens=TOKENS, temperature=0.0, stream=True):
+            if first is None:
+                first = time.perf_counter() - start
+            count += 1
+        total = time.perf_counter() - start
+        ttfts.append(first or total)
+        rates.append((count - 1) / max(total - (first or total), 1e-9))
+    llm.close()
+    return median(ttfts), median(rates)
+
+
+def _bench_lora_file(gguf: Path, folder: Path) -> Path:
+    """A random rank-8 LoRA on q, k, v, o of every layer, written straight to GGUF."""
+    import numpy as np
+    from gguf import GGUFWriter
+
+    from ..llamacpp.lora_gguf import read_base_shape
+
+    base = read_base_shape(gguf)
+    from gguf import GGUFReader
+
+    shapes = {t.name: [int(x) for x in t.shape] for t in GGUFReader(str(gguf)).tensors}
+    rng = np.random.default_rng(0)
+    path = folder / "bench-lora.gguf"
+    writer = GGUFWriter(str(path), base.architecture)
+    writer.add_type("adapter")
+    writer.add_string("adapter.type", "lora")
+    writer.add_float32("adapter.lora.alpha", 16.0)
+    layer = 0
+    while f"blk.{layer}.attn_q.weight" in shapes:
+        for stem in ("attn_q", "attn_k", "attn_v", "attn_output"):
+            n_in, n_out = shapes[f"blk.{layer}.{stem}.weight"]
+            writer.add_tensor(f"blk.{layer}.{stem}.weight.lora_a", rng.normal(0, 0.02, (8, n_in)).astype(np.float32))
+            writer.add_tensor(f"blk.{layer}.{stem}.weight.lora_b", rng.normal(0, 0.02, (n_out, 8)).astype(np.float32))
+        layer += 1
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+def bench_backends(ctx: BenchContext) -> list[Row]:
+    """Decode speed and first-token time of both backends and of raw llama.cpp;
+    n=5 samples sharing a prefill; LoRA decode cost."""
+    from ..backends import llamacpp_problem
+    from ..hf_llm import TransformersLLM
+    from ..llamacpp.backend import LlamaCppLLM
+    from ..llamacpp.runtime import Runtime
+    from ..models import embedded_gguf, load_generator, resolve_generator
+    from ..types import Decoding
+
+    problem = llamacpp_problem()
+    if problem:
+        raise RuntimeError(f"the backends benchmark needs llama.cpp: {problem}")
+    gguf = embedded_gguf()
+    label = resolve_generator("embedded").label
+    rows: list[Row] = []
+    greedy = Decoding(max_new_tokens=TOKENS)
+    sampled = Decoding(max_new_tokens=TOKENS, temperature=0.7, top_p=0.95, seed=1)
+
+    ctx.log("backends: raw llama-cpp-python...")
+    cpp = LlamaCppLLM(Runtime(gguf), gguf, label)
+    text = cpp.render(PROMPT)
+    raw_ttft, raw_rate = _raw_llama(gguf, text, ctx.repeat)
+    prompt_tokens = cpp.count_tokens(PROMPT)
+
+    ctx.log("backends: our llama.cpp backend...")
+    cold, warm, rates = [], [], []
+    for _ in range(ctx.repeat):
+        cpp.runtime.clear()
+        cpp._shared["cached"] = []
+        first, rate, _ = _stream_stats(cpp.stream(PROMPT, decoding=greedy))
+        cold.append(first)
+        rates.append(rate)
+        first, _, _ = _stream_stats(cpp.stream(PROMPT, decoding=greedy))
+        warm.append(first)
+    ours_rate, ours_ttft, ours_warm = median(rates), median(cold), median(warm)
+
+    sample_rates = []
+    for _ in range(ctx.repeat):
+        cpp.runtime.clear()
+        cpp._shared["cached"] = []
+        start = time.perf_counter()
+        out = cpp.generate([PROMPT], n=SAMPLES, decoding=sampled)[0]
+        sample_rates.append(sum(c.completion_tokens for c in out) / (time.perf_counter() - start))
+    samples_rate = median(sample_rates)
+
+    ctx.log("backends: llama.cpp with a LoRA active...")
+    with tempfile.TemporaryDirectory() as tmp:
+        handle = cpp.runtime.load_lora(_bench_lora_file(gguf, Path(tmp)))
+        lora_rates = []
+        for _ in range(ctx.repeat):
+            # set behind the backend's back: its adapter key stays "none", so it keeps this LoRA on
+            cpp.runtime.set_loras([(handle, 1.0)])
+            cpp.runtime.clear()
+            cpp._shared["cached"] = []
+            _, rate, _ = _stream_stats(cpp.stream(PROMPT, decoding=greedy))
+            lora_rates.append(rate)
+        cpp.runtime.set_loras([])
+        cpp.runtime.clear()
+        cpp._shared["cached"] = []
+        cpp._shared["cache_key"] = None
+    lora_rate = median(lora_rates)
+    cpp.runtime.close()
+
+    ctx.log("backends: transformers (float32)...")
+    hf = TransformersLLM(load_generator("embedded", device="cpu", dtype="float32"))
+    hf_first, hf_rates, hf_samples = [], [], []
+    for _ in range(ctx.repeat):
+        first, rate, _ = _stream_stats(hf.stream(PROMPT, decoding=greedy))
+        hf_first.append(first)
+        hf_rates.append(rate)
+    start = time.perf_counter()
+    out = hf.generate([PROMPT], n=SAMPLES, decoding=sampled)[0]
+    hf_samples.append(sum(c.completion_tokens for c in out) / (time.perf_counter() - start))
+
+    raw = "raw llama-cpp-python"
+    rows += [
+        Row("backends", "prompt tokens", prompt_tokens, "tokens"),
+        Row("backends", "raw llama.cpp decode", raw_rate, "tok/s"),
+        Row("backends", "raw llama.cpp first token", raw_ttft, "s"),
+        Row("backends", "llamacpp backend decode", ours_rate, "tok/s", baseline=raw_rate, baseline_name=raw,
+            ratio=ours_rate / raw_rate, goal=">= 1.0x", met=ours_rate / raw_rate >= 1.0),
+        Row("backends", "llamacpp backend first token", ours_ttft, "s", baseline=raw_ttft, baseline_name=raw,
+            ratio=raw_ttft / ours_ttft),
+        Row("backends", "llamacpp same prompt again, first token", ours_warm, "s", baseline=ours_ttft,
+            baseline_name="cold prompt", ratio=ours_ttft / ours_warm),
+        Row("backends", f"llamacpp n={SAMPLES} samples, total", samples_rate, "tok/s", baseline=raw_rate,
+            baseline_name=raw + " single stream", ratio=samples_rate / raw_rate, goal=">= 1.5x",
+            met=samples_rate / raw_rate >= 1.5),
+        Row("backends", "llamacpp decode with LoRA (q,k,v,o r8)", lora_rate, "tok/s", baseline=ours_rate,
+            baseline_name="no adapter", ratio=lora_rate / ours_rate, goal=">= 0.95x", met=lora_rate / ours_rate >= 0.95),
+        Row("backends", "transformers fp32 decode", median(hf_rates), "tok/s", baseline=ours_rate,
+            baseline_name="llamacpp backend", ratio=median(hf_rates) / ours_rate),
+        Row("backends", "transformers fp32 first token", median(hf_first), "s"),
+        Row("backends", f"transformers n={SAMPLES} samples, total", median(hf_samples), "tok/s",
+            baseline=samples_rate, baseline_name="llamacpp samples", ratio=median(hf_samples) / samples_rate),
+    ]
+    return rows
