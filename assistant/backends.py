@@ -64,7 +64,7 @@ def load_llm(settings: Any, progress: Callable[[str], None] | None = None) -> tu
                     from .llamacpp.runtime import ContextOptions, Runtime
 
                     gguf = Path(source.location)
-                    runtime = Runtime(gguf, ContextOptions(n_ctx=max(8192, settings.context_window or 0)))
+                    runtime = Runtime(gguf, ContextOptions(n_ctx=max(4096, settings.context_window or 0)))
                     folder = conversion_dir(gguf)
                     llm = LlamaCppLLM(runtime, gguf, source.label, settings.context_window,
                                       reference=lambda: _transformers(settings, progress, "cpu"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-HEAVY = ("torch", "transformers", "faiss", "textual", "sentence_transformers", "numpy")
+HEAVY = ("torch", "transformers", "faiss", "textual", "sentence_transformers", "numpy", "llama_cpp")
 
 
 def _loaded_after(code: str) -> set[str]:

@@ -27,7 +27,6 @@ from __future__ import annotations
 import codecs
 import copy
 import hashlib
-import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -284,14 +283,26 @@ class LlamaCppLLM:
         return banned
 
     def _decode(self, token_lists: list[list[int]], pairs: list[tuple[int, int]], decoding: Decoding,
-                sampler: Sampler, on_step: Callable[[_Row], bool] | None = None) -> list[_Row]:
-        """Generate one row per (prompt, sample) pair, side by side in one
-        batch per step. ``on_step(row0)`` after each step; False stops."""
+                sampler: Sampler) -> list[_Row]:
+        """Generate one row per (prompt, sample) pair, side by side in one batch per step."""
+        rows: list[_Row] = []
+        for rows in self._steps(token_lists, pairs, decoding, sampler):
+            pass
+        return rows
+
+    def _steps(self, token_lists: list[list[int]], pairs: list[tuple[int, int]], decoding: Decoding,
+               sampler: Sampler) -> Iterator[list[_Row]]:
+        """The rows after each step (call under the lock). Closing the iterator
+        early ends every row there, and the cache is left consistent either way.
+
+        It runs in the caller's thread: a worker thread beside llama.cpp's own
+        two was measured to cost ~15 % of the decoding speed on 2 cores."""
         rt = self.runtime
         soft = self._activate(self._state(self.adapter) or _AdapterState())
         offset = 0 if soft is None else len(soft)
         rows: list[_Row] = []
         first_seq: dict[int, int] = {}
+        closed = False
         try:
             for seq, (prompt, _) in enumerate(pairs):
                 tokens = token_lists[prompt]
@@ -320,25 +331,26 @@ class LlamaCppLLM:
                         cut = _cut(r.text, decoding.stop)
                         if cut is not None:
                             r.text, r.finish, r.stopped_by_string = cut, "stop", True
-                            continue
-                if on_step is not None and not on_step(rows[0]):
-                    for r in rows:
-                        r.finish = r.finish or "stop"
-                    break
                 live = [r for r in rows if not r.finish]
-                if not live:
+                if not live or step == decoding.max_new_tokens - 1:
                     break
-                if step == decoding.max_new_tokens - 1:
+                try:
+                    yield rows
+                except GeneratorExit:  # the reader stopped: end here, tidily, and yield no more
+                    closed = True
+                    for r in live:
+                        r.finish = "stop"
                     break
                 outs = rt.decode_tokens([(r.generated[-1], offset + len(r.context) - 1, r.seq, True) for r in live])
                 for r, logits in zip(live, outs):
                     r.logits = logits
             for r in rows:
                 r.finish = r.finish or "length"
-        except BaseException:
-            rt.clear()  # whatever state the cache was left in, start clean next time
-            self._shared["cached"] = []
-            self._shared["cache_key"] = None
+        except BaseException as exc:
+            if not isinstance(exc, GeneratorExit):
+                rt.clear()  # whatever state the cache was left in, start clean next time
+                self._shared["cached"] = []
+                self._shared["cache_key"] = None
             raise
         for r in rows:
             if r.seq != 0:
@@ -348,7 +360,8 @@ class LlamaCppLLM:
         decoded = rows[0].context[: len(rows[0].context) - 1] if rows[0].generated else rows[0].context
         self._shared["cached"] = decoded
         rt.seq_rm(0, offset + len(decoded), -1)
-        return rows
+        if not closed:
+            yield rows
 
     def _candidate(self, row: _Row, prompt_tokens: int) -> Candidate:
         return Candidate(text=row.text.strip(), prompt_tokens=prompt_tokens, completion_tokens=len(row.generated),
@@ -364,48 +377,22 @@ class LlamaCppLLM:
 
     def _stream_pieces(self, prompt: PromptLike, decoding: Decoding, stream: TextStream) -> Iterator[str]:
         tokens = self._tokens(prompt)
-        pieces: queue.Queue[tuple[str, Any]] = queue.Queue()
-        cancel = threading.Event()
-        hold = max((len(s) for s in decoding.stop), default=0)
-        sent = [0]
-
-        def on_step(row: _Row) -> bool:
-            ready = len(row.text) if row.finish else max(sent[0], len(row.text) - hold)
-            if ready > sent[0]:
-                pieces.put(("piece", row.text[sent[0]:ready]))
-                sent[0] = ready
-            return not cancel.is_set()
-
-        def work() -> None:
+        hold = max((len(s) for s in decoding.stop), default=0)  # a tail that may begin a stop string
+        sent = 0
+        row: _Row | None = None
+        with self._lock:
+            steps = self._steps([tokens], [(0, 0)], decoding, Sampler(decoding, self._banned(decoding)))
             try:
-                with self._lock:
-                    rows = self._decode([tokens], [(0, 0)], decoding, Sampler(decoding, self._banned(decoding)),
-                                        on_step)
-                row = rows[0]
-                if len(row.text) > sent[0]:
-                    pieces.put(("piece", row.text[sent[0]:]))
-                pieces.put(("done", row))
-            except BaseException as exc:  # re-raised in the consumer
-                pieces.put(("error", exc))
-
-        thread = threading.Thread(target=work, name="assistant-llamacpp", daemon=True)
-        thread.start()
-        emitted = ""
-        try:
-            while True:
-                kind, value = pieces.get()
-                if kind == "piece":
-                    emitted += value
-                    yield value
-                elif kind == "error":
-                    raise value
-                else:
-                    row = value
-                    break
-        finally:
-            cancel.set()
-            thread.join()
-        stream.candidate = Candidate(text=emitted.strip(), prompt_tokens=len(tokens),
+                for rows in steps:
+                    row = rows[0]
+                    ready = len(row.text) if row.finish else max(sent, len(row.text) - hold)
+                    if ready > sent:
+                        yield row.text[sent:ready]
+                        sent = ready
+            finally:
+                steps.close()
+        assert row is not None
+        stream.candidate = Candidate(text=row.text[:sent].strip(), prompt_tokens=len(tokens),
                                      completion_tokens=len(row.generated),
                                      finish_reason="stop" if row.stopped_by_string else row.finish)
 

@@ -40,10 +40,12 @@ def import_llama_cpp() -> Any:
 
 @dataclass(frozen=True)
 class ContextOptions:
-    n_ctx: int = 8192  # tokens in the KV cache, over all sequences together
+    n_ctx: int = 4096  # tokens in the KV cache, over all sequences together
     n_seq_max: int = 16  # sequences decoded together (samples x prompts)
     n_batch: int = 512  # tokens per llama_decode call
     n_threads: int = 0  # 0: every core
+    kv_unified: bool = True  # sequences share one pool of cells (a copied prefix costs no memory)
+    flash_attn: bool = False  # measured slower on a small CPU model (see assistant/bench/backends.py)
 
 
 class Runtime:
@@ -63,10 +65,12 @@ class Runtime:
         cparams.n_batch = options.n_batch
         cparams.n_ubatch = options.n_batch
         cparams.n_seq_max = min(options.n_seq_max, lib.llama_max_parallel_sequences())
-        cparams.kv_unified = True  # sequences share one pool of cells (needed to copy a prefix cheaply)
+        cparams.kv_unified = options.kv_unified
         cparams.n_threads = threads
         cparams.n_threads_batch = threads
         cparams.no_perf = True
+        cparams.flash_attn_type = lib.LLAMA_FLASH_ATTN_TYPE_ENABLED if options.flash_attn else \
+            lib.LLAMA_FLASH_ATTN_TYPE_DISABLED
         self.ctx = lib.llama_init_from_model(self.model, cparams)
         if not self.ctx:
             lib.llama_model_free(self.model)
