@@ -117,9 +117,16 @@ class LlamaCppLLM:
         return weights_fingerprint(folder) if folder and Path(folder).is_dir() else None
 
     def _state(self, spec: AdapterSpec) -> _AdapterState | None:
-        """The llama.cpp state for ``spec``, or None when only transformers can run it."""
+        """The llama.cpp state for ``spec``, or None when only transformers can
+        run it; worked out once per spec (adapters load once, as on transformers)."""
         if not spec.parts:
             return _AdapterState()
+        states = self._shared.setdefault("states", {})
+        if spec.label not in states:
+            states[spec.label] = self._new_state(spec)
+        return states[spec.label]
+
+    def _new_state(self, spec: AdapterSpec) -> _AdapterState | None:
         registry = self._registry()
         infos = {name: registry.get(name) for name in spec.names}
         fingerprint = self._fingerprint()
