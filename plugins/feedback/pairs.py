@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,14 +78,9 @@ def pair_from_row(row: dict[str, Any], where: str) -> Pair | None:
     return Pair(tuple((m["role"], m["content"]) for m in prompt), chosen, rejected, margin)
 
 
-def read_pairs(path: str | Path, limit: int = 0) -> PairSet:
-    """Pairs from a JSONL file; pairs whose two answers are equal (or empty) are dropped and counted."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"preference data {path} does not exist",
-                          "pass a JSONL file (e.g. `assistant feedback export --format pairs --out pairs.jsonl`)")
-    pairs: list[Pair] = []
-    dropped = 0
+def jsonl_objects(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``(file:line, object)`` for each non-blank line of a JSONL file; a line
+    that is not a JSON object is refused with its place."""
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
@@ -96,6 +91,18 @@ def read_pairs(path: str | Path, limit: int = 0) -> PairSet:
             raise ConfigError(f"{where} is not valid JSON: {exc}", "one JSON object per line") from None
         if not isinstance(row, dict):
             raise ConfigError(f"{where} is not a JSON object", "one JSON object per line")
+        yield where, row
+
+
+def read_pairs(path: str | Path, limit: int = 0) -> PairSet:
+    """Pairs from a JSONL file; pairs whose two answers are equal (or empty) are dropped and counted."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"preference data {path} does not exist",
+                          "pass a JSONL file (e.g. `assistant feedback export --format pairs --out pairs.jsonl`)")
+    pairs: list[Pair] = []
+    dropped = 0
+    for where, row in jsonl_objects(path):
         pair = pair_from_row(row, where)
         if pair is None:
             dropped += 1

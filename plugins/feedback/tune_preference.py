@@ -18,7 +18,6 @@ share of pairs ranked right are logged, and the adapter is saved as kind
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -40,21 +39,14 @@ CURVES = {"loss": ["loss", "eval_loss"],
 def read_kto(path: str | Path) -> list[dict[str, Any]]:
     """KTO rows (``prompt``, ``completion``, ``label``) from JSONL, as
     ``assistant feedback export --format kto`` writes them."""
-    from .pairs import _messages, _response
+    from .pairs import _messages, _response, jsonl_objects
 
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"KTO data {path} does not exist", "export it: assistant feedback export --format kto --out FILE")
     rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
-        try:
-            row = json.loads(line)
-        except ValueError as exc:
-            raise ConfigError(f"{where} is not valid JSON: {exc}", "one JSON object per line") from None
-        if not isinstance(row, dict) or not {"prompt", "completion", "label"} <= set(row):
+    for where, row in jsonl_objects(path):
+        if not {"prompt", "completion", "label"} <= set(row):
             raise ConfigError(f"{where} needs prompt, completion and label", "use TRL's unpaired preference schema")
         rows.append({"messages": _messages(row["prompt"], where, "prompt"),
                      "completion": _response(row["completion"], where, "completion"), "label": bool(row["label"])})
