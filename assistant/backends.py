@@ -14,6 +14,7 @@ transformers backend takes over and one line says why.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, ModelError
@@ -58,8 +59,6 @@ def load_llm(settings: Any, progress: Callable[[str], None] | None = None) -> tu
                 notices.append(f"llama.cpp backend not used: {problem}; using transformers")
             else:
                 try:
-                    from pathlib import Path
-
                     from .llamacpp.backend import LlamaCppLLM
                     from .llamacpp.runtime import ContextOptions, Runtime
 

@@ -24,17 +24,11 @@ from typing import Any
 import torch
 from transformers import LogitsProcessor
 
-from .wordforms import variants
+from .wordforms import banned_sequences
 
 
 def bad_words_ids(tokenizer: Any, words: Sequence[str]) -> list[list[int]]:
-    ids = []
-    for word in words:
-        for form in variants(word.strip()):
-            tokens = tokenizer(form, add_special_tokens=False)["input_ids"]
-            if tokens and tokens not in ids:
-                ids.append(tokens)
-    return ids
+    return banned_sequences(words, lambda form: tokenizer(form, add_special_tokens=False)["input_ids"])
 
 
 class RequireWords(LogitsProcessor):

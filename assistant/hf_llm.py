@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from .adapters import AdapterSpec
-from .llm import PromptLike, TextStream
+from .llm import PromptLike, TextStream, cut_at_stop
 from .models import LoadedModel
 from .prompt import as_prompt, to_messages
 from .types import Candidate, Decoding
@@ -178,7 +178,7 @@ class TransformersLLM:
                 count, finish = pos + 1, "stop"
                 break
         text = self.tokenizer.decode(ids[:count], skip_special_tokens=True)
-        text, stopped = _cut_at_stop(text, decoding.stop)
+        text, stopped = cut_at_stop(text, decoding.stop)
         if stopped:
             finish = "stop"
         return Candidate(text=text.strip(), prompt_tokens=prompt_tokens, completion_tokens=count,
@@ -230,7 +230,7 @@ class TransformersLLM:
         try:
             for piece in streamer:
                 pending += piece
-                cut, stopped = _cut_at_stop(emitted + pending, decoding.stop)
+                cut, stopped = cut_at_stop(emitted + pending, decoding.stop)
                 if stopped:
                     if len(cut) > len(emitted):
                         yield cut[len(emitted):]
@@ -280,10 +280,3 @@ class TransformersLLM:
         logprobs = torch.log_softmax(logits[0, len(prompt_ids) - 1 : -1].float(), dim=-1)  # (cont, vocab)
         target = torch.tensor(cont_ids, device=logprobs.device)
         return float(logprobs.gather(1, target[:, None]).sum())
-
-
-def _cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:
-    positions = [text.find(s) for s in stops if s and s in text]
-    if not positions:
-        return text, False
-    return text[: min(positions)], True

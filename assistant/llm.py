@@ -175,3 +175,11 @@ class MeteredLLM:
 
     def render(self, prompt: PromptLike) -> str:
         return self.inner.render(prompt)
+
+
+def cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:
+    """``text`` up to the first stop string, and whether one was found."""
+    positions = [text.find(s) for s in stops if s and s in text]
+    if not positions:
+        return text, False
+    return text[: min(positions)], True

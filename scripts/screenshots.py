@@ -30,58 +30,50 @@ async def main() -> None:
         while not condition():
             await pilot.pause(step)
 
+    async def shot(name: str, screen: str = "", settle: float = 0.5) -> None:
+        """Wait for ``screen`` (a screen class name) if given, let it settle, save ``name``.svg."""
+        if screen:
+            await wait(lambda: type(app.screen).__name__ == screen, step=0.2)
+        await pilot.pause(settle)
+        app.save_screenshot(filename=f"{name}.svg", path=str(OUT))
+
     async with app.run_test(size=(130, 40)) as pilot:
         await wait(lambda: app.session.loaded)
         app.query_one("#question").value = "Where are the converted model weights kept?"
         await pilot.press("enter")
         await wait(lambda: not app.busy and app.session.last_answer is not None)
-        await pilot.pause(0.5)
-        app.save_screenshot(filename="chat.svg", path=str(OUT))
+        await shot("chat")
         await pilot.press("ctrl+t")
-        await pilot.pause(0.5)
-        app.save_screenshot(filename="trace.svg", path=str(OUT))
+        await shot("trace")
         await pilot.press("ctrl+s")
         await pilot.press("enter")
-        await pilot.pause(0.5)
-        app.save_screenshot(filename="source.svg", path=str(OUT))
+        await shot("source")
         await pilot.press("escape")
         await pilot.press("ctrl+f")
-        await wait(lambda: type(app.screen).__name__ == "RankScreen")
-        await pilot.pause(0.5)
-        app.save_screenshot(filename="rank.svg", path=str(OUT))
+        await shot("rank", "RankScreen")
         await pilot.press("escape")
         await pilot.press("f1")
-        await pilot.pause(0.5)
-        app.save_screenshot(filename="help.svg", path=str(OUT))
+        await shot("help")
         await pilot.press("escape")
         await pilot.press("f2")
-        await wait(lambda: type(app.screen).__name__ == "FormScreen")
-        await pilot.pause(0.5)
-        app.save_screenshot(filename="decoding.svg", path=str(OUT))
+        await shot("decoding", "FormScreen")
         await pilot.press("escape")
         app.session.strategy = "self_consistency"
         app.action_strategy_options()
-        await wait(lambda: type(app.screen).__name__ == "FormScreen")
-        await pilot.pause(0.5)
-        app.save_screenshot(filename="options.svg", path=str(OUT))
+        await shot("options", "FormScreen")
         await pilot.press("escape")
         app.session.options = {"samples": "3"}
         app.query_one("#question").value = "How long does converting the model take?"
         await pilot.press("enter")
         await wait(lambda: not app.busy and app.session.last_answer.strategy == "self_consistency")
         await pilot.press("ctrl+t")
-        await pilot.pause(0.5)
-        app.save_screenshot(filename="trace-votes.svg", path=str(OUT))
+        await shot("trace-votes")
         app.session.strategy = "zero_shot"
         app.session.options = {}
         await pilot.press("f7")
-        await wait(lambda: type(app.screen).__name__ == "MultiPickerScreen")
-        await pilot.pause(0.3)
-        app.save_screenshot(filename="arena-pick.svg", path=str(OUT))
+        await shot("arena-pick", "MultiPickerScreen", settle=0.3)
         await pilot.press("ctrl+s")
-        await wait(lambda: type(app.screen).__name__ == "RankScreen", step=0.2)
-        await pilot.pause(0.5)
-        app.save_screenshot(filename="arena-rank.svg", path=str(OUT))
+        await shot("arena-rank", "RankScreen")
     print(f"wrote {', '.join(sorted(p.name for p in OUT.glob('*.svg')))} to {OUT}")
 
 

@@ -90,32 +90,19 @@ def _raw_samples(llm: Any, text: str) -> float:
 def _bench_lora_file(gguf: Path, folder: Path) -> Path:
     """A random rank-8 LoRA on q, k, v, o of every layer, written straight to GGUF."""
     import numpy as np
-    from gguf import GGUFWriter
-
-    from ..llamacpp.lora_gguf import read_base_shape
-
-    base = read_base_shape(gguf)
     from gguf import GGUFReader
+
+    from ..llamacpp.lora_gguf import read_base_shape, write_adapter_gguf
 
     shapes = {t.name: [int(x) for x in t.shape] for t in GGUFReader(str(gguf)).tensors}
     rng = np.random.default_rng(0)
-    path = folder / "bench-lora.gguf"
-    writer = GGUFWriter(str(path), base.architecture)
-    writer.add_type("adapter")
-    writer.add_string("adapter.type", "lora")
-    writer.add_float32("adapter.lora.alpha", 16.0)
-    layer = 0
-    while f"blk.{layer}.attn_q.weight" in shapes:
-        for stem in ("attn_q", "attn_k", "attn_v", "attn_output"):
-            n_in, n_out = shapes[f"blk.{layer}.{stem}.weight"]
-            writer.add_tensor(f"blk.{layer}.{stem}.weight.lora_a", rng.normal(0, 0.02, (8, n_in)).astype(np.float32))
-            writer.add_tensor(f"blk.{layer}.{stem}.weight.lora_b", rng.normal(0, 0.02, (n_out, 8)).astype(np.float32))
-        layer += 1
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    return path
+    tensors = {}
+    for name, shape in shapes.items():
+        if name.startswith("blk.") and name.split(".")[2] in ("attn_q", "attn_k", "attn_v", "attn_output"):
+            n_in, n_out = shape
+            tensors[f"{name}.lora_a"] = rng.normal(0, 0.02, (8, n_in)).astype(np.float32)
+            tensors[f"{name}.lora_b"] = rng.normal(0, 0.02, (n_out, 8)).astype(np.float32)
+    return write_adapter_gguf(tensors, 16.0, read_base_shape(gguf).architecture, folder / "bench-lora.gguf")
 
 
 def bench_backends(ctx: BenchContext) -> list[Row]:

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from ..adapters import AdapterError, AdapterRegistry, AdapterSpec, check_compatible, weights_fingerprint
-from ..llm import PromptLike, TextStream
+from ..llm import PromptLike, TextStream, cut_at_stop
 from ..prompt import as_prompt, to_messages
 from ..types import Candidate, Decoding
 from .runtime import Runtime
@@ -84,7 +84,7 @@ class LlamaCppLLM:
         self._shared: dict[str, Any] = {
             "lock": threading.RLock(), "reference": None, "make_reference": reference,
             "loras": {}, "soft": {}, "cache_key": None, "cached": [], "template": None,
-            "registry": registry, "base_folder": base_folder,
+            "registry": registry, "base_folder": base_folder, "states": {},
         }
         self._template_source = runtime.metadata("tokenizer.chat_template") or ""
 
@@ -121,7 +121,7 @@ class LlamaCppLLM:
         run it; worked out once per spec (adapters load once, as on transformers)."""
         if not spec.parts:
             return _AdapterState()
-        states = self._shared.setdefault("states", {})
+        states = self._shared["states"]
         if spec.label not in states:
             states[spec.label] = self._new_state(spec)
         return states[spec.label]
@@ -227,18 +227,20 @@ class LlamaCppLLM:
 
     # ------------------------------------------------------------ prefill
 
-    def _prefill(self, seq: int, tokens: list[int], soft: np.ndarray | None) -> np.ndarray:
+    def _prefill(self, seq: int, tokens: list[int], soft: np.ndarray | None,
+                 logits_from: int | None = None) -> list[np.ndarray]:
         """Put ``tokens`` (after the soft prompt, if any) into sequence ``seq``,
-        reusing the longest prefix already decoded in sequence 0; the logits of
-        the last token."""
+        reusing the longest prefix already decoded in sequence 0; the logits
+        predicted at positions ``logits_from``.. (default: the last token only),
+        which are decoded even when cached."""
         rt = self.runtime
         offset = 0 if soft is None else len(soft)
+        first = len(tokens) - 1 if logits_from is None else logits_from
         cached: list[int] = self._shared["cached"]
         if soft is not None and not cached and seq == 0:
             rt.seq_rm(0)
             rt.decode_embeddings(soft, 0, 0)
-        common = _common_prefix(cached, tokens)
-        common = min(common, len(tokens) - 1)  # the last token is decoded again for its logits
+        common = min(_common_prefix(cached, tokens), first)
         if seq == 0:
             rt.seq_rm(0, offset + common, -1)
             self._shared["cached"] = list(tokens)
@@ -246,9 +248,13 @@ class LlamaCppLLM:
             rt.seq_rm(seq)
             if offset + common:
                 rt.seq_cp(0, seq, 0, offset + common)
-        items = [(tok, offset + common + i, seq, i == len(tokens) - common - 1)
-                 for i, tok in enumerate(tokens[common:])]
-        return rt.decode_tokens(items)[-1]
+        return rt.decode_tokens([(tokens[pos], offset + pos, seq, pos >= first) for pos in range(common, len(tokens))])
+
+    def _forget_cache(self) -> None:
+        """After a failure, whatever state the cache was left in: start clean next time."""
+        self.runtime.clear()
+        self._shared["cached"] = []
+        self._shared["cache_key"] = None
 
     # ----------------------------------------------------------- generation
 
@@ -277,17 +283,9 @@ class LlamaCppLLM:
         return results
 
     def _banned(self, decoding: Decoding) -> list[list[int]]:
-        if not decoding.exclude:
-            return []
-        from ..wordforms import variants
+        from ..wordforms import banned_sequences
 
-        banned: list[list[int]] = []
-        for word in decoding.exclude:
-            for form in variants(word.strip()):
-                tokens = self.runtime.tokenize(form, special=False)
-                if tokens and tokens not in banned:
-                    banned.append(tokens)
-        return banned
+        return banned_sequences(decoding.exclude, lambda form: self.runtime.tokenize(form, special=False))
 
     def _decode(self, token_lists: list[list[int]], pairs: list[tuple[int, int]], decoding: Decoding,
                 sampler: Sampler) -> list[_Row]:
@@ -320,7 +318,7 @@ class LlamaCppLLM:
                     logits = source.logits
                 else:
                     first_seq[prompt] = len(rows)
-                    logits = self._prefill(seq, tokens, soft)
+                    logits = self._prefill(seq, tokens, soft)[-1]
                 rows.append(_Row(seq, prompt, list(tokens), logits))
             decoder = [codecs.getincrementaldecoder("utf-8")("replace") for _ in rows]
             for step in range(decoding.max_new_tokens):
@@ -335,9 +333,9 @@ class LlamaCppLLM:
                         continue
                     r.text += dec.decode(rt.piece(token))
                     if decoding.stop:
-                        cut = _cut(r.text, decoding.stop)
-                        if cut is not None:
-                            r.text, r.finish, r.stopped_by_string = cut, "stop", True
+                        r.text, stopped = cut_at_stop(r.text, decoding.stop)
+                        if stopped:
+                            r.finish, r.stopped_by_string = "stop", True
                 live = [r for r in rows if not r.finish]
                 if not live or step == decoding.max_new_tokens - 1:
                     break
@@ -355,9 +353,7 @@ class LlamaCppLLM:
                 r.finish = r.finish or "length"
         except BaseException as exc:
             if not isinstance(exc, GeneratorExit):
-                rt.clear()  # whatever state the cache was left in, start clean next time
-                self._shared["cached"] = []
-                self._shared["cache_key"] = None
+                self._forget_cache()
             raise
         for r in rows:
             if r.seq != 0:
@@ -422,28 +418,14 @@ class LlamaCppLLM:
 
     def token_logits(self, prompt_ids: list[int], cont_ids: list[int]) -> list[np.ndarray]:
         """The logits predicting each continuation token (teacher forcing)."""
-        rt = self.runtime
         with self._lock:
             soft = self._activate(self._state(self.adapter) or _AdapterState())
-            offset = 0 if soft is None else len(soft)
-            tokens = prompt_ids + cont_ids
-            cached: list[int] = self._shared["cached"]
-            if soft is not None and not cached:
-                rt.seq_rm(0)
-                rt.decode_embeddings(soft, 0, 0)
-            common = min(_common_prefix(cached, tokens), len(prompt_ids) - 1)
-            rt.seq_rm(0, offset + common, -1)
-            first = len(prompt_ids) - 1
-            items = [(tok, offset + pos, 0, pos >= first) for pos, tok in enumerate(tokens[:-1]) if pos >= common]
             try:
-                outs = rt.decode_tokens(items)
+                # the last continuation token predicts nothing we need
+                return self._prefill(0, prompt_ids + cont_ids[:-1], soft, logits_from=len(prompt_ids) - 1)
             except BaseException:
-                rt.clear()
-                self._shared["cached"] = []
-                self._shared["cache_key"] = None
+                self._forget_cache()
                 raise
-            self._shared["cached"] = tokens[:-1]
-        return outs
 
 
 def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
@@ -452,8 +434,3 @@ def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     while i < n and a[i] == b[i]:
         i += 1
     return i
-
-
-def _cut(text: str, stops: Sequence[str]) -> str | None:
-    positions = [text.find(s) for s in stops if s and s in text]
-    return text[: min(positions)] if positions else None

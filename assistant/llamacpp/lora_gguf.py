@@ -132,16 +132,22 @@ def lora_tensors(folder: str | Path, base: BaseShape) -> tuple[dict[str, np.ndar
 
 
 def write_lora_gguf(folder: str | Path, base_gguf: str | Path, target: str | Path) -> Path:
-    """Convert the PEFT LoRA in ``folder`` for the model in ``base_gguf``;
-    written atomically (temporary file, then rename)."""
-    from gguf import GGUFWriter
-
+    """Convert the PEFT LoRA in ``folder`` for the model in ``base_gguf``."""
     base = read_base_shape(base_gguf)
     tensors, alpha = lora_tensors(folder, base)
+    return write_adapter_gguf(tensors, alpha, base.architecture, target)
+
+
+def write_adapter_gguf(tensors: dict[str, np.ndarray], alpha: float, architecture: str,
+                       target: str | Path) -> Path:
+    """A llama.cpp LoRA adapter file of GGUF-named ``tensors``, written
+    atomically (temporary file, then rename)."""
+    from gguf import GGUFWriter
+
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + f".tmp{os.getpid()}")
-    writer = GGUFWriter(str(tmp), base.architecture)
+    writer = GGUFWriter(str(tmp), architecture)
     writer.add_type("adapter")
     writer.add_string("adapter.type", "lora")
     writer.add_float32("adapter.lora.alpha", alpha)
