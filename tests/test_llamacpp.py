@@ -58,7 +58,7 @@ def _hf_reference(llm, prompt: str, tokens: int = 12) -> tuple[list[int], list[i
 
 
 def _llama_greedy(llm, prompt: str, tokens: int = 12) -> list[int]:
-    from assistant.llamacpp.sampling import Sampler
+    from assistant.sampling import Sampler
 
     with llm._lock:
         rows = llm._decode([llm._tokens(prompt)], [(0, 0)], Decoding(max_new_tokens=tokens),
@@ -70,7 +70,7 @@ NEAR_TIE = 0.5  # nats between the reference's two best tokens
 
 
 def _compare(hf, cpp, prompts=PROMPTS) -> dict[str, float]:
-    from assistant.llamacpp.sampling import log_softmax
+    from assistant.sampling import log_softmax
 
     diffs: list[float] = []
     positions = ties = 0

@@ -5,8 +5,8 @@
 * our llama.cpp backend: single stream, the same prompt again (prefix reuse),
   n=5 samples of self-consistency sharing one prefill, and decoding with a
   LoRA active (q, k, v, o, rank 8) against without;
-* our transformers backend (float32 on CPU, the reference), single stream and
-  n=5 batched samples.
+* the transformers backend's decode loop against ``generate()``
+  (:mod:`assistant.bench.transformers_decode`).
 
 Decode speed is (tokens - 1) / (time after the first token); time to first
 token includes the prefill. For n samples, "decode total" is every sample's
@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from . import BenchContext, Row, median
+from .transformers_decode import transformers_rows
 
 PROMPT = ("You are a helpful assistant. Read the passage and answer in detail.\n\n"
           "Passage: The Great Barrier Reef is the world's largest coral reef system, composed of over 2,900 "
@@ -109,11 +110,10 @@ def bench_backends(ctx: BenchContext) -> list[Row]:
     """Decode speed and first-token time of both backends and of raw llama.cpp;
     n=5 samples sharing a prefill; LoRA decode cost."""
     from ..backends import llamacpp_problem
-    from ..hf_llm import TransformersLLM
     from ..llamacpp.backend import LlamaCppLLM
     from ..llamacpp.runtime import Runtime
-    from ..llamacpp.sampling import Sampler
-    from ..models import embedded_gguf, load_generator, resolve_generator
+    from ..sampling import Sampler
+    from ..models import embedded_gguf, resolve_generator
     from ..types import Decoding
 
     problem = llamacpp_problem()
@@ -181,17 +181,6 @@ def bench_backends(ctx: BenchContext) -> list[Row]:
     lora_rate = median(m["lora_rate"])
     cpp.runtime.close()
 
-    ctx.log("backends: transformers (float32)...")
-    hf = TransformersLLM(load_generator("embedded", device="cpu", dtype="float32"))
-    hf_first, hf_rates, hf_samples = [], [], []
-    for _ in range(ctx.repeat):
-        first, rate, _ = _stream_stats(hf.stream(PROMPT, decoding=greedy))
-        hf_first.append(first)
-        hf_rates.append(rate)
-    start = time.perf_counter()
-    out = hf.generate([PROMPT], n=SAMPLES, decoding=sampled)[0]
-    hf_samples.append(sum(c.completion_tokens for c in out) / (time.perf_counter() - start))
-
     raw_name = "raw llama-cpp-python"
     rows += [
         Row("backends", "prompt tokens", prompt_tokens, "tokens"),
@@ -210,10 +199,5 @@ def bench_backends(ctx: BenchContext) -> list[Row]:
             baseline_name=f"{SAMPLES} raw calls (prompt cached)", ratio=samples_e2e / raw_samples_e2e),
         Row("backends", "llamacpp decode with LoRA (q,k,v,o r8)", lora_rate, "tok/s", baseline=ours_rate,
             baseline_name="no adapter", ratio=lora_rate / ours_rate, goal=">= 0.95x", met=lora_rate / ours_rate >= 0.95),
-        Row("backends", "transformers fp32 decode", median(hf_rates), "tok/s", baseline=ours_rate,
-            baseline_name="llamacpp backend", ratio=median(hf_rates) / ours_rate),
-        Row("backends", "transformers fp32 first token", median(hf_first), "s"),
-        Row("backends", f"transformers n={SAMPLES} samples, total", median(hf_samples), "tok/s",
-            baseline=samples_e2e, baseline_name="llamacpp samples end to end", ratio=median(hf_samples) / samples_e2e),
     ]
-    return rows
+    return rows + transformers_rows(ctx, PROMPT, TOKENS, SAMPLES, _stream_stats, ours_rate)

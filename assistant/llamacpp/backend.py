@@ -40,7 +40,7 @@ from ..llm import PromptLike, TextStream, cut_at_stop
 from ..prompt import as_prompt, to_messages
 from ..types import Candidate, Decoding
 from .runtime import Runtime
-from .sampling import Sampler, log_softmax
+from ..sampling import Sampler, log_softmax
 
 
 @dataclass

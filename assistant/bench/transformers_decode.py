@@ -1,0 +1,120 @@
+"""The transformers backend's decode loop against ``model.generate()``, on the
+prompt of the backends benchmark (part of ``assistant bench --only backends``).
+
+Variants, each once per round (these cores drift, so ratios are taken within
+the run):
+
+* ``generate()`` float32 and bfloat16, streamed through a timing streamer:
+  the baselines;
+* our backend with float32 weights (``dtype = "float32"``): the loop alone;
+* our backend with ``dtype = "auto"``: float32 prefill, bfloat16-twin decode;
+* n=5 samples end to end: our loop (one prefill, rows leave when finished)
+  against ``generate(num_return_sequences=5)``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ..types import Decoding
+from . import BenchContext, Row, median
+
+
+class _TimingStreamer:
+    """A ``generate()`` streamer that only notes when each token arrives
+    (the first ``put`` is the prompt)."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+
+    def put(self, value: Any) -> None:
+        self.times.append(time.perf_counter())
+
+    def end(self) -> None:
+        pass
+
+
+def _generate_stats(model: Any, enc: Any, tokens: int) -> tuple[float, float]:
+    """(time to first token, decode tokens/s) of one greedy ``generate()``."""
+    import torch
+
+    streamer = _TimingStreamer()
+    start = time.perf_counter()
+    with torch.inference_mode():
+        model.generate(**enc, max_new_tokens=tokens, min_new_tokens=tokens, do_sample=False, streamer=streamer)
+    arrivals = streamer.times[1:]
+    return arrivals[0] - start, (len(arrivals) - 1) / max(arrivals[-1] - arrivals[0], 1e-9)
+
+
+def _generate_samples(llm: Any, enc: Any, tokens: int, samples: int) -> float:
+    """Tokens per second of ``samples`` sampled answers in one ``generate()``
+    (tokens counted to each answer's end of turn, as our backend counts them)."""
+    import torch
+
+    start = time.perf_counter()
+    with torch.inference_mode():
+        out = llm.model.generate(**enc, max_new_tokens=tokens, do_sample=True, temperature=0.7, top_p=0.95,
+                                 num_return_sequences=samples, pad_token_id=llm.tokenizer.pad_token_id)
+    seconds = time.perf_counter() - start
+    width = enc["input_ids"].shape[1]
+    return sum(llm._candidate(row[width:], 0, Decoding(), 0).completion_tokens for row in out) / seconds
+
+
+def transformers_rows(ctx: BenchContext, prompt: str, tokens: int, samples: int, stream_stats: Any,
+                      llamacpp_rate: float) -> list[Row]:
+    from ..hf_llm import TransformersLLM
+    from ..models import load_generator
+
+    ctx.log("backends: transformers, our decode loop against generate()...")
+    loaded = load_generator("embedded", device="cpu", dtype="float32")
+    fp32 = TransformersLLM(loaded)
+    auto = TransformersLLM(loaded, decode_dtype="bfloat16")
+    twin = auto._decode_model(auto._active())  # the bfloat16 copy, also generate()'s bfloat16 baseline
+    enc = fp32._encode([fp32.render(prompt)])
+    greedy = Decoding(max_new_tokens=tokens)
+    sampled = Decoding(max_new_tokens=tokens, temperature=0.7, top_p=0.95, seed=1)
+    m: dict[str, list[float]] = {}
+
+    def note(key: str, value: float) -> None:
+        m.setdefault(key, []).append(value)
+
+    for round_ in range(ctx.repeat):
+        ctx.log(f"backends: transformers round {round_ + 1} of {ctx.repeat}")
+        first, rate = _generate_stats(loaded.model, enc, tokens)
+        note("gen32_first", first)
+        note("gen32", rate)
+        first, rate = _generate_stats(twin, enc, tokens)
+        note("gen16_first", first)
+        note("gen16", rate)
+        first, rate, _ = stream_stats(fp32.stream(prompt, decoding=greedy))
+        note("loop32", rate)
+        first, rate, _ = stream_stats(auto.stream(prompt, decoding=greedy))
+        note("auto_first", first)
+        note("auto", rate)
+        note("gen_samples", _generate_samples(fp32, enc, tokens, samples))
+        start = time.perf_counter()
+        out = auto.generate([prompt], n=samples, decoding=sampled)[0]
+        note("auto_samples", sum(c.completion_tokens for c in out) / (time.perf_counter() - start))
+    g32, g16, loop32, ours = (median(m[k]) for k in ("gen32", "gen16", "loop32", "auto"))
+    g16_first, ours_first = median(m["gen16_first"]), median(m["auto_first"])
+    gen_samples, ours_samples = median(m["gen_samples"]), median(m["auto_samples"])
+    return [
+        Row("backends", "transformers generate() fp32 decode", g32, "tok/s"),
+        Row("backends", "transformers generate() fp32 first token", median(m["gen32_first"]), "s"),
+        Row("backends", "transformers generate() bf16 decode", g16, "tok/s"),
+        Row("backends", "transformers generate() bf16 first token", g16_first, "s"),
+        Row("backends", "transformers backend fp32 decode (our loop)", loop32, "tok/s", baseline=g32,
+            baseline_name="generate() fp32", ratio=loop32 / g32),
+        Row("backends", "transformers backend auto decode (bf16 twin)", ours, "tok/s", baseline=g32,
+            baseline_name="generate() fp32", ratio=ours / g32),
+        Row("backends", "transformers bf16 decode: our loop vs generate()", ours, "tok/s", baseline=g16,
+            baseline_name="generate() bf16", ratio=ours / g16),
+        Row("backends", "transformers backend auto first token (fp32 prefill)", ours_first, "s", baseline=g16_first,
+            baseline_name="generate() bf16", ratio=g16_first / ours_first),
+        Row("backends", f"transformers backend n={samples} samples, end to end", ours_samples, "tok/s",
+            baseline=gen_samples, baseline_name=f"generate(num_return_sequences={samples}) fp32",
+            ratio=ours_samples / gen_samples),
+        Row("backends", "transformers backend auto decode vs llama.cpp", ours, "tok/s", baseline=llamacpp_rate,
+            baseline_name="llamacpp backend", ratio=ours / llamacpp_rate),
+    ]
