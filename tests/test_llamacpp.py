@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -189,6 +190,43 @@ def test_lora_scale_and_switching(reference_with_adapters, cpp_with_adapters):
     assert abs(lp["full"] - lp["base"]) > 0.1
     # a scaled adapter equals PEFT's weighted mix of it
     _compare(reference_with_adapters.with_adapter("rand-lora*0.5"), cpp_with_adapters.with_adapter("rand-lora*0.5"),
+             PROMPTS[1:2])
+
+
+@pytest.fixture(scope="module")
+def cpp_run_time_lora(random_adapters):
+    """A second llama.cpp model that applies LoRA at run time (no merging): the
+    path of LoRA mixes, tested here on a single adapter against PEFT."""
+    from assistant.llamacpp.backend import LlamaCppLLM
+    from assistant.llamacpp.runtime import Runtime
+    from assistant.models import embedded_gguf, resolve_generator
+
+    gguf = embedded_gguf()
+    llm = LlamaCppLLM(Runtime(gguf), gguf, resolve_generator("embedded").label, merge_lora=False,
+                      registry=random_adapters)
+    yield llm
+    llm.runtime.close()
+
+
+def test_merged_lora_runs_a_cached_copy_of_the_model(cpp_with_adapters):
+    full = cpp_with_adapters.with_adapter("rand-lora")
+    state = full._state(full.adapter)
+    assert state.model and not state.loras  # merged, not a run-time adapter
+    path = Path(state.model)
+    stamp = path.stat().st_mtime_ns
+    assert _llama_greedy(full, PROMPTS[0])
+    assert full._shared["model"] == state.model and full.runtime is not full._shared["runtimes"][""]
+    assert _llama_greedy(cpp_with_adapters.with_adapter(""), PROMPTS[0])
+    assert full._shared["model"] == ""  # the base runs the base model again
+    full._shared["states"].clear()  # worked out again: the merged file is reused, not rewritten
+    assert Path(full._state(full.adapter).model).stat().st_mtime_ns == stamp
+
+
+def test_run_time_lora_matches_peft(reference_with_adapters, cpp_run_time_lora):
+    cpp = cpp_run_time_lora.with_adapter("rand-lora")
+    assert cpp._state(cpp.adapter).loras and not cpp._state(cpp.adapter).model
+    _compare(reference_with_adapters.with_adapter("rand-lora"), cpp, PROMPTS[:2])
+    _compare(reference_with_adapters.with_adapter("rand-lora*0.5"), cpp_run_time_lora.with_adapter("rand-lora*0.5"),
              PROMPTS[1:2])
 
 

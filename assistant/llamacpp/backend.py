@@ -15,7 +15,9 @@ tokens/s), and keeps what the project's strategies rely on:
   new tokens;
 * LoRA adapters, converted once from PEFT to GGUF
   (:mod:`assistant.llamacpp.lora_gguf`), several at once with scales, switched
-  per call; soft prompts enter as embeddings at the first positions.
+  per call; a single active LoRA is merged into a copy of the model instead
+  (:mod:`assistant.llamacpp.merge`), which decodes at the base model's speed;
+  soft prompts enter as embeddings at the first positions.
 
 What it does not do -- beam search, required words, prefix-tuning adapters --
 it hands to a transformers model loaded on first need (``reference``), so
@@ -65,6 +67,7 @@ class _AdapterState:
     key: str = ""
     loras: tuple[tuple[str, float], ...] = ()  # (gguf path, scale)
     soft_prompt: str = ""  # adapter name whose embeddings come first
+    model: str = ""  # a merged model file to run instead of the base ("": the base)
 
 
 class LlamaCppLLM:
@@ -72,8 +75,9 @@ class LlamaCppLLM:
 
     def __init__(self, runtime: Runtime, gguf: str | Path, label: str, context_window: int = 0,
                  reference: Callable[[], Any] | None = None, base_folder: str | None = None,
-                 registry: AdapterRegistry | None = None) -> None:
-        self.runtime = runtime
+                 registry: AdapterRegistry | None = None, merge_lora: bool = True) -> None:
+        """``merge_lora``: run a single active LoRA merged into a copy of the
+        model (as fast as the base) rather than as a run-time adapter."""
         self.gguf = Path(gguf)
         self.label = label
         self.name = f"{label} [llama.cpp]"  # recorded with every answer: provenance includes the backend
@@ -85,6 +89,7 @@ class LlamaCppLLM:
             "lock": threading.RLock(), "reference": None, "make_reference": reference,
             "loras": {}, "soft": {}, "cache_key": None, "cached": [], "template": None,
             "registry": registry, "base_folder": base_folder, "states": {},
+            "runtimes": {"": runtime}, "model": "", "merge": merge_lora,
         }
         self._template_source = runtime.metadata("tokenizer.chat_template") or ""
 
@@ -93,6 +98,11 @@ class LlamaCppLLM:
     @property
     def _lock(self) -> threading.RLock:
         return self._shared["lock"]
+
+    @property
+    def runtime(self) -> Runtime:
+        """The llama.cpp model and context in use: the base's, or a merged model's."""
+        return self._shared["runtimes"][self._shared["model"]]
 
     def with_adapter(self, spec: str | AdapterSpec | None) -> "LlamaCppLLM":
         """A view running every call with ``spec`` ("" / "none", "qa", "qa*0.7+tone*0.3").
@@ -149,13 +159,47 @@ class LlamaCppLLM:
 
                 self._shared["soft"][name] = soft_prompt(registry.path(name))
             return _AdapterState(key=spec.label, soft_prompt=name)
+        parts = [(name, scale) for name, scale in spec.parts if scale != 0]  # a zero scale changes nothing
+        if not parts:
+            return _AdapterState(key=spec.label)
+        if len(parts) == 1 and self._shared["merge"]:
+            name, scale = parts[0]
+            return _AdapterState(key=spec.label, model=self._merged_file(name, scale))
         loras = []
-        for name, scale in spec.parts:
+        base = self._shared["runtimes"][""]
+        for name, scale in parts:
             path = self._lora_file(name)
             if path not in self._shared["loras"]:
-                self._shared["loras"][path] = self.runtime.load_lora(path)
+                self._shared["loras"][path] = base.load_lora(path)
             loras.append((path, scale))
         return _AdapterState(key=spec.label, loras=tuple(loras))
+
+    def _merged_file(self, name: str, scale: float) -> str:
+        """The base model with adapter ``name`` merged at ``scale`` (made once, cached by content)."""
+        from .. import paths
+        from .lora_gguf import FORMAT_VERSION, lora_tensors, read_base_shape
+        from .merge import MERGE_VERSION, write_merged_gguf
+
+        folder = self._registry().path(name)
+        digest = hashlib.sha256(f"{FORMAT_VERSION}|{MERGE_VERSION}|{self.gguf.name}|"
+                                f"{self.gguf.stat().st_size}|{scale!r}".encode())
+        for part in ("adapter_config.json", "adapter_model.safetensors"):
+            digest.update((folder / part).read_bytes())
+        target = paths.cache_dir() / "llamacpp-adapters" / f"{name}-merged-{digest.hexdigest()[:12]}.gguf"
+        if not target.exists():
+            tensors, alpha = lora_tensors(folder, read_base_shape(self.gguf))
+            write_merged_gguf(self.gguf, tensors, alpha, scale, target)
+        return str(target)
+
+    def _use_model(self, path: str) -> None:
+        """Make ``path`` ("" for the base) the model in use, loading it once;
+        at most one merged model stays loaded beside the base."""
+        runtimes = self._shared["runtimes"]
+        if path not in runtimes:
+            for other in [p for p in runtimes if p]:
+                runtimes.pop(other).close()
+            runtimes[path] = Runtime(path, runtimes[""].options)
+        self._shared["model"] = path
 
     def _lora_file(self, name: str) -> str:
         """The GGUF conversion of adapter ``name`` (made once, cached by content)."""
@@ -174,6 +218,7 @@ class LlamaCppLLM:
     def _activate(self, state: _AdapterState) -> np.ndarray | None:
         """Apply ``state`` to the context (under the lock); the soft prompt's embeddings, if any."""
         if self._shared["cache_key"] != state.key:
+            self._use_model(state.model)
             handles = [(self._shared["loras"][path], scale) for path, scale in state.loras]
             self.runtime.set_loras(handles)
             self.runtime.clear()
@@ -302,8 +347,8 @@ class LlamaCppLLM:
 
         It runs in the caller's thread: a worker thread beside llama.cpp's own
         two was measured to cost ~15 % of the decoding speed on 2 cores."""
-        rt = self.runtime
         soft = self._activate(self._state(self.adapter) or _AdapterState())
+        rt = self.runtime  # after activating: a merged adapter runs another model
         offset = 0 if soft is None else len(soft)
         rows: list[_Row] = []
         first_seq: dict[int, int] = {}
