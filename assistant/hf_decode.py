@@ -40,10 +40,9 @@ from .types import Decoding
 
 @dataclass
 class Row:
-    """One sequence being generated: sample ``sample`` of prompt ``prompt``."""
+    """One sequence being generated: a sample of prompt ``prompt``."""
 
     prompt: int
-    sample: int
     context: list[int]  # the prompt's tokens, then the generated ones (repetition penalty)
     generated: list[int] = field(default_factory=list)
     text: str = ""
@@ -78,7 +77,7 @@ def decode_steps(prefill_model: Any, decode_model: Any, tokenizer: Any, enc: Any
     rows = []
     for i in range(ids.shape[0]):
         prompt = [int(t) for t, m in zip(ids[i].tolist(), mask[i].tolist()) if m]
-        rows += [Row(i, j, list(prompt)) for j in range(runs)]
+        rows += [Row(i, list(prompt)) for _ in range(runs)]
     positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
     cache = DynamicCache(config=prefill_model.config)
     with torch.inference_mode():  # per call: the caller's code runs between our steps

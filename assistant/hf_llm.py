@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from .adapters import AdapterSpec
-from .llm import PromptLike, TextStream, cut_at_stop
+from .llm import PromptLike, TextStream, cut_at_stop, stream_rows
 from .models import LoadedModel
 from .prompt import as_prompt, to_messages
 from .types import Candidate, Decoding
@@ -149,7 +149,7 @@ class TransformersLLM:
                 rows: list[Any] = []
                 for rows in self._loop(active, enc, runs, decoding):
                     pass
-                return self._loop_results(rows, enc, runs, n, deterministic)
+                return self._loop_results(rows, enc, n, deterministic)
             shared = not active.prompt_learning and decoding.num_beams == 1 and enc["input_ids"].shape[1] > 1
             if len(prompts) == 1 and runs > 1 and shared:
                 out = self._sample_with_shared_prefix(active.module, enc, decoding, runs)
@@ -203,8 +203,7 @@ class TransformersLLM:
         return decode_steps(active.module, self._decode_model(active), self.tokenizer, enc, runs, decoding,
                             Sampler(decoding, banned), self._eos_ids(), text_every_step=streaming)
 
-    def _loop_results(self, rows: list[Any], enc: Any, runs: int, n: int,
-                      deterministic: bool) -> list[list[Candidate]]:
+    def _loop_results(self, rows: list[Any], enc: Any, n: int, deterministic: bool) -> list[list[Candidate]]:
         results: list[list[Candidate]] = [[] for _ in range(enc["input_ids"].shape[0])]
         for row in rows:
             results[row.prompt].append(Candidate(
@@ -252,25 +251,6 @@ class TransformersLLM:
     def stream(self, prompt: PromptLike, decoding: Decoding | None = None, label: str = "stream") -> TextStream:
         return TextStream(lambda stream: self._stream_pieces(prompt, decoding or Decoding(), stream))
 
-    def _loop_pieces(self, enc: Any, decoding: Decoding, stream: TextStream) -> Iterator[str]:
-        """Streaming through our decode loop, in the caller's thread (under the lock)."""
-        hold = max((len(s) for s in decoding.stop), default=0)  # a tail that may begin a stop string
-        sent = 0
-        row: Any = None
-        steps = self._loop(self._active(), enc, 1, decoding, streaming=True)
-        try:
-            for rows in steps:
-                row = rows[0]
-                ready = len(row.text) if row.finish else max(sent, len(row.text) - hold)
-                if ready > sent:
-                    yield row.text[sent:ready]
-                    sent = ready
-        finally:
-            steps.close()
-        stream.candidate = Candidate(text=row.text[:sent].strip(), prompt_tokens=int(enc["attention_mask"].sum()),
-                                     completion_tokens=len(row.generated),
-                                     finish_reason="stop" if row.stopped_by_string else row.finish or "stop")
-
     def _stream_pieces(self, prompt: PromptLike, decoding: Decoding, stream: TextStream) -> Iterator[str]:
         import torch
         from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
@@ -284,8 +264,10 @@ class TransformersLLM:
         text = self.render(prompt)
         enc = self._encode([text])
         with self._lock:
-            if self._use_loop(decoding, self._active()):
-                yield from self._loop_pieces(enc, decoding, stream)
+            active = self._active()
+            if self._use_loop(decoding, active):  # our loop, in the caller's thread
+                steps = self._loop(active, enc, 1, decoding, streaming=True)
+                yield from stream_rows(steps, decoding.stop, stream, int(enc["attention_mask"].sum()))
                 return
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
         kwargs = self._generate_kwargs(decoding, 1)

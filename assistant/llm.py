@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from .errors import AssistantError
 from .types import Candidate, Decoding, Prompt, Step
@@ -175,6 +175,30 @@ class MeteredLLM:
 
     def render(self, prompt: PromptLike) -> str:
         return self.inner.render(prompt)
+
+
+def stream_rows(steps: Iterator[Sequence[Any]], stops: Sequence[str], stream: TextStream,
+                prompt_tokens: int) -> Iterator[str]:
+    """The text pieces of a backend's step generator for one row (an object
+    with ``text``, ``finish``, ``generated`` and ``stopped_by_string``),
+    holding back a tail that may begin a stop string; closes ``steps`` when
+    the reader stops, then sets ``stream.candidate``."""
+    hold = max((len(s) for s in stops), default=0)
+    sent = 0
+    row: Any = None
+    try:
+        for rows in steps:
+            row = rows[0]
+            ready = len(row.text) if row.finish else max(sent, len(row.text) - hold)
+            if ready > sent:
+                yield row.text[sent:ready]
+                sent = ready
+    finally:
+        steps.close()  # type: ignore[attr-defined]
+    assert row is not None
+    stream.candidate = Candidate(text=row.text[:sent].strip(), prompt_tokens=prompt_tokens,
+                                 completion_tokens=len(row.generated),
+                                 finish_reason="stop" if row.stopped_by_string else row.finish or "stop")
 
 
 def cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:

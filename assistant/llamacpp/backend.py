@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from ..adapters import AdapterError, AdapterRegistry, AdapterSpec, check_compatible, weights_fingerprint
-from ..llm import PromptLike, TextStream, cut_at_stop
+from ..llm import PromptLike, TextStream, cut_at_stop, stream_rows
 from ..prompt import as_prompt, to_messages
 from ..types import Candidate, Decoding
 from .runtime import Runtime
@@ -425,24 +425,9 @@ class LlamaCppLLM:
 
     def _stream_pieces(self, prompt: PromptLike, decoding: Decoding, stream: TextStream) -> Iterator[str]:
         tokens = self._tokens(prompt)
-        hold = max((len(s) for s in decoding.stop), default=0)  # a tail that may begin a stop string
-        sent = 0
-        row: _Row | None = None
         with self._lock:
             steps = self._steps([tokens], [(0, 0)], decoding, Sampler(decoding, self._banned(decoding)))
-            try:
-                for rows in steps:
-                    row = rows[0]
-                    ready = len(row.text) if row.finish else max(sent, len(row.text) - hold)
-                    if ready > sent:
-                        yield row.text[sent:ready]
-                        sent = ready
-            finally:
-                steps.close()
-        assert row is not None
-        stream.candidate = Candidate(text=row.text[:sent].strip(), prompt_tokens=len(tokens),
-                                     completion_tokens=len(row.generated),
-                                     finish_reason="stop" if row.stopped_by_string else row.finish)
+            yield from stream_rows(steps, decoding.stop, stream, len(tokens))
 
     # -------------------------------------------------------------- scoring
 
