@@ -10,12 +10,18 @@ of the paper are options here:
   ``depth`` levels; ``dfs`` goes down the most promising child first,
   prunes children valued under ``threshold`` and backtracks when a node has
   none left (up to ``max_nodes`` expansions);
-* ``generation``: ``sample`` draws ``branching`` next steps independently
-  (one batched call), ``propose`` asks for ``branching`` different next
-  steps in one reply;
+* ``generation``: ``sample`` draws ``branching`` one-line next steps
+  independently (decoding stops at the end of the line), ``propose`` asks
+  for ``branching`` different next steps in one reply;
 * ``evaluation``: ``value`` rates each state sure / likely / impossible
-  (1 / 0.5 / 0, all states in one batched call), ``vote`` has the model pick
-  the most promising state ``votes`` times and counts.
+  (1 / 0.5 / 0; a few tokens each), ``vote`` has the model pick the most
+  promising state ``votes`` times and counts.
+
+In bfs a whole level is one batched generation call over the frontier and
+one evaluation call over all its children -- the paper's candidate set
+S'_t valued together -- so a level costs two calls whatever the breadth,
+and the backend decodes the sequences side by side (llama.cpp shares each
+prompt's prefill among its samples).
 
 The final answer is written from the best state's steps. The trace holds the
 whole tree: every node's thought, value and whether it was pruned or kept.
@@ -34,6 +40,14 @@ from assistant import BudgetExhausted, ConfigError, Prompt, Step, StrategyCall, 
 from assistant.answers import extract
 
 VALUES = {"sure": 1.0, "likely": 0.5, "impossible": 0.0}
+VALUE_TOKENS = 10  # a value is one word (the first of VALUES found in the reply counts)
+VOTE_TOKENS = 16  # "The best choice is N"
+
+
+def proposals(reply: str, branching: int) -> list[str]:
+    """Up to ``branching`` distinct steps from a reply listing one per line (bullets and numbers removed)."""
+    lines = [re.sub(r"^\s*(?:[-*•]|\d+[.)])\s*", "", line).strip() for line in reply.splitlines()]
+    return list(dict.fromkeys(line for line in lines if line))[:branching]
 
 
 @hookimpl
@@ -89,19 +103,22 @@ class TreeOfThought:
     def _ask(self, call: StrategyCall, text: str) -> Prompt:
         return dataclasses.replace(call.prompt, input=text)
 
-    def generate(self, call: StrategyCall, node: Node) -> list[str]:
+    def generate(self, call: StrategyCall, nodes: list[Node]) -> list[list[str]]:
+        """The next steps of each node: every node's prompt in one batched call."""
         o = self.options
-        state = state_text(call.question, node.steps)
+        states = [state_text(call.question, n.steps) for n in nodes]
         if o.generation == "propose":
-            reply = call.llm.generate([self._ask(call, f"{state}\n\nPropose {o.branching} different possible next "
-                                                        "steps, one per line.")], decoding=call.decoding,
-                                      label="propose")[0][0].text
-            lines = [re.sub(r"^\s*(?:[-*•]|\d+[.)])\s*", "", line).strip() for line in reply.splitlines()]
-            return list(dict.fromkeys(line for line in lines if line))[: o.branching]
-        sampled = dataclasses.replace(call.decoding, temperature=call.decoding.temperature or 0.7)
-        replies = call.llm.generate([self._ask(call, f"{state}\n\nWrite only the next step.")], n=o.branching,
-                                    decoding=sampled, label="sample thoughts")[0]
-        return list(dict.fromkeys(c.text.strip().splitlines()[0] for c in replies if c.text.strip()))
+            prompts = [self._ask(call, f"{state}\n\nPropose {o.branching} different possible next steps, one per "
+                                       "line.") for state in states]
+            groups = call.llm.generate(prompts, decoding=call.decoding, label="propose")
+            return [proposals(group[0].text, o.branching) for group in groups]
+        # a thought is one line: stop there instead of decoding a whole solution that would be cut away
+        sampled = dataclasses.replace(call.decoding, temperature=call.decoding.temperature or 0.7,
+                                      stop=(*call.decoding.stop, "\n"))
+        groups = call.llm.generate([self._ask(call, f"{state}\n\nWrite only the next step.") for state in states],
+                                   n=o.branching, decoding=sampled, label="sample thoughts")
+        return [list(dict.fromkeys(c.text.strip().splitlines()[0] for c in group if c.text.strip()))
+                for group in groups]
 
     def evaluate(self, call: StrategyCall, nodes: list[Node]) -> None:
         o = self.options
@@ -110,12 +127,14 @@ class TreeOfThought:
         if o.evaluation == "value":
             prompts = [self._ask(call, f"{state_text(call.question, n.steps)}\n\nCan these steps reach a correct "
                                        "answer? Reply with one word: sure, likely or impossible.") for n in nodes]
-            for node, group in zip(nodes, call.llm.generate(prompts, decoding=call.decoding, label="value states")):
+            short = dataclasses.replace(call.decoding, max_new_tokens=min(call.decoding.max_new_tokens, VALUE_TOKENS))
+            for node, group in zip(nodes, call.llm.generate(prompts, decoding=short, label="value states")):
                 word = next((w for w in VALUES if w in group[0].text.lower()), "likely")
                 node.value = VALUES[word]
             return
         listing = "\n\n".join(f"Choice {i}:\n{state_text(call.question, n.steps)}" for i, n in enumerate(nodes, 1))
-        sampled = dataclasses.replace(call.decoding, temperature=call.decoding.temperature or 0.7)
+        sampled = dataclasses.replace(call.decoding, temperature=call.decoding.temperature or 0.7,
+                                      max_new_tokens=min(call.decoding.max_new_tokens, VOTE_TOKENS))
         ballots = call.llm.generate([self._ask(call, f"{listing}\n\nWhich choice is most promising? Reply "
                                                      "'The best choice is N'.")], n=o.votes, decoding=sampled,
                                     label="vote states")[0]
@@ -157,10 +176,15 @@ class TreeOfThought:
                               metadata={"answer": extract(text), "steps": list(best.steps), "nodes": len(tree),
                                         **({"budget": stopped} if stopped else {})})
 
-    def _children(self, call: StrategyCall, tree: list[Node], node: Node) -> list[Node]:
-        node.status = "expanded"
-        children = [Node(len(tree) + i, node.id, node.steps + (t,)) for i, t in enumerate(self.generate(call, node))]
-        tree.extend(children)
+    def _expand(self, call: StrategyCall, tree: list[Node], nodes: list[Node]) -> list[Node]:
+        """The children of ``nodes``, generated in one batched call and valued together in another."""
+        for node in nodes:
+            node.status = "expanded"
+        children = []
+        for node, thoughts in zip(nodes, self.generate(call, nodes)):
+            for thought in thoughts:
+                children.append(Node(len(tree), node.id, node.steps + (thought,)))
+                tree.append(children[-1])
         self.evaluate(call, children)
         return children
 
@@ -168,7 +192,7 @@ class TreeOfThought:
         o = self.options
         frontier = [tree[0]]
         for _ in range(max(1, o.depth)):
-            children = [c for node in frontier for c in self._children(call, tree, node)]
+            children = self._expand(call, tree, frontier)  # Yao et al.'s S'_t, valued as one set
             if not children:
                 break
             children.sort(key=lambda n: -n.value)
@@ -187,7 +211,7 @@ class TreeOfThought:
                 return True
             if sum(1 for n in tree if n.status == "expanded") >= o.max_nodes:
                 return False
-            children = sorted(self._children(call, tree, node), key=lambda n: -n.value)
+            children = sorted(self._expand(call, tree, [node]), key=lambda n: -n.value)
             for child in children:
                 child.status = "pruned" if child.value < o.threshold else "kept"
             for child in children:

@@ -236,6 +236,19 @@ def test_tree_of_thought_expands_prunes_and_answers(search, generation, evaluati
     assert llm.calls[-1].label == "final answer"
 
 
+def test_tree_of_thought_bfs_spends_two_batched_calls_per_level():
+    llm = ScriptedLLM(_tot_reply)
+    engine(llm).answer("What is 2 + 3?", strategy="tree_of_thought", use_retrieval=False,
+                       options={"depth": 2, "breadth": 2, "branching": 3})
+    assert [c.label for c in llm.calls] == ["sample thoughts", "value states", "sample thoughts", "value states",
+                                             "final answer"]
+    # level 1: the problem -> 3 thoughts, valued together; level 2: both kept states in one call -> 6 children
+    assert [len(c.prompts) for c in llm.calls] == [1, 3, 2, 6, 1]
+    sample, value, final = llm.calls[0], llm.calls[1], llm.calls[-1]
+    assert sample.n == 3 and sample.decoding.stop[-1] == "\n"  # a thought is one line
+    assert value.decoding.max_new_tokens <= 10 < final.decoding.max_new_tokens  # a value is one word
+
+
 def test_tree_of_thought_respects_the_budget():
     llm = ScriptedLLM(_tot_reply)
     answer = engine(llm, budget_calls=3).answer("What is 2 + 3?", strategy="tree_of_thought", use_retrieval=False,
