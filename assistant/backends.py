@@ -63,7 +63,8 @@ def load_llm(settings: Any, progress: Callable[[str], None] | None = None) -> tu
                     from .llamacpp.runtime import ContextOptions, Runtime
 
                     gguf = Path(source.location)
-                    runtime = Runtime(gguf, ContextOptions(n_ctx=max(4096, settings.context_window or 0)))
+                    runtime = Runtime(gguf, ContextOptions(n_ctx=max(4096, settings.context_window or 0),
+                                                          n_threads=max(0, settings.threads)))
                     folder = conversion_dir(gguf)
                     llm = LlamaCppLLM(runtime, gguf, source.label, settings.context_window,
                                       reference=lambda: _transformers(settings, progress, "cpu"),
@@ -79,6 +80,10 @@ def _transformers(settings: Any, progress: Callable[[str], None] | None, device:
     from .hf_llm import TransformersLLM
     from .models import load_generator
 
+    if settings.threads > 0:
+        import torch
+
+        torch.set_num_threads(settings.threads)
     loaded = load_generator(settings.model, device or settings.device, settings.dtype,
                             offline=settings.offline, progress=progress)
     # dtype "auto" on the CPU: float32 weights prefill (fast matrix products),

