@@ -61,12 +61,26 @@ def test_cli_on_svamp_with_two_workers(tmp_path, home):
     if not SVAMP.exists():
         pytest.skip("SVAMP is not available")
     out = tmp_path / "svamp.json"
-    result = run_cli("eval", "strategies", "--dataset", str(SVAMP), "--strategies", "zero_shot,chain_of_thought",
+    # the workers run on the backend the parent was given, and the report names it
+    result = run_cli("--backend", "transformers", "eval", "strategies", "--dataset", str(SVAMP),
+                     "--strategies", "zero_shot,chain_of_thought",
                      "--limit", "2", "--max-new-tokens", "12", "--workers", "2", "--json", str(out))
     assert result.returncode == 0, result.stderr
     assert "zero_shot" in result.stdout and "95% CI" in result.stdout
     report = json.loads(out.read_text())
+    assert "(embedded)" in report["model"] and "[llama.cpp]" not in report["model"]
+    assert f"model {report['model']}," in result.stdout
     assert [s["questions"] for s in report["summary"]] == [2, 2]
     assert {p["id"] for p in report["scores"]["zero_shot"]["predictions"]} == {"chal-1", "chal-2"}
     bad = run_cli("eval", "strategies", "--dataset", str(SVAMP), "--strategies", "nope", "--limit", "1")
     assert bad.returncode != 0 and "unknown strategy" in bad.stderr
+
+
+def test_workers_share_the_cores_unless_threads_is_set(monkeypatch):
+    from assistant.cli.eval_strategies import worker_env
+
+    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    monkeypatch.delenv("ASSISTANT_THREADS", raising=False)
+    assert worker_env(0, 4)["ASSISTANT_THREADS"] == "4"
+    assert worker_env(0, 32)["ASSISTANT_THREADS"] == "1"
+    assert "ASSISTANT_THREADS" not in worker_env(3, 4)  # the user's choice (file or environment) stands

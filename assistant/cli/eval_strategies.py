@@ -30,7 +30,8 @@ Examples:
 @click.option("--limit", type=click.IntRange(min=1), default=300, show_default=True, help="Questions (the first N).")
 @click.option("--max-new-tokens", type=int, default=192, show_default=True, help="Tokens per model call.")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="Processes sharing the questions, one model each (useful on a GPU).")
+              help="Processes sharing the questions, one model each (useful on a GPU); each gets "
+                   "cores/N threads unless the threads setting says otherwise.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), help="Where to run the model.")
 @click.option("--model", help='Generator: "embedded", a folder, a .gguf file or a hub id.')
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write every prediction and the table here.")
@@ -61,23 +62,24 @@ def eval_strategies(app: AppContext, dataset: Path, strategies: str, limit: int,
     if shard:
         k, n = (int(x) for x in shard.split("/"))
         # written after every question, so an interrupted run still leaves what it did
+        name = engine.llm.name  # says which backend ran it, e.g. "embedded [llama.cpp]"
         ev.evaluate(engine, names, problems[k::n], decoding,
-                    on_done=lambda scores: write_json(shard_out, ev.scores_to_json(scores)))
+                    on_done=lambda scores: write_json(shard_out, _shard(name, scores)))
         return
     if from_shards:
-        parts = [ev.scores_from_json(json.loads(p.read_text())) for p in sorted(from_shards.glob("*.json"))]
-        scores = ev.merge(parts)
+        scores, model_name = _merge_shards(sorted(from_shards.glob("*.json")))
     elif workers > 1:
-        scores = _run_workers(app, dataset, names, limit, max_new_tokens, workers, device, model)
+        scores, model_name = _run_workers(app, dataset, names, limit, max_new_tokens, workers, device, model,
+                                          worker_env(engine.settings.threads, workers))
     else:
         total = len(problems) * len(names)
         with click.progressbar(length=total, label="answering", file=click.get_text_stream("stderr")) as bar:
             scores = ev.evaluate(engine, names, problems, decoding, on_done=lambda _scores: bar.update(1))
+        model_name = engine.llm.name
     if not scores:
         raise ConfigError("nothing was evaluated")
     asked = max(s.questions for s in scores.values())
-    click.echo(f"{dataset.name}: {asked} questions, model {engine.settings.model}, "
-               f"max_new_tokens {max_new_tokens}")
+    click.echo(f"{dataset.name}: {asked} questions, model {model_name}, max_new_tokens {max_new_tokens}")
     click.echo(f"{'strategy':<18} {'questions':>9} {'accuracy':>9} {'95% CI':>15} {'calls/q':>8} {'tokens/q':>9} "
                f"{'s/q':>7} {'errors':>6}")
     for s in scores.values():
@@ -87,22 +89,21 @@ def eval_strategies(app: AppContext, dataset: Path, strategies: str, limit: int,
                    f"{summary['calls_per_question']:>8.2f} {summary['tokens_per_question']:>9.0f} "
                    f"{summary['seconds_per_question']:>7.2f} {s.errors:>6}")
     if json_path:
-        write_json(json_path, {"dataset": str(dataset), "questions": asked, "model": engine.settings.model,
+        write_json(json_path, {"dataset": str(dataset), "questions": asked, "model": model_name,
                                "max_new_tokens": max_new_tokens,
                                "summary": [s.summary() for s in scores.values()],
                                "scores": ev.scores_to_json(scores)})
         click.echo(f"wrote {json_path}", err=True)
     if png_path:
-        if ev.chart(scores, png_path, f"{dataset.name}, {asked} questions, {engine.settings.model} model"):
+        if ev.chart(scores, png_path, f"{dataset.name}, {asked} questions, {model_name} model"):
             click.echo(f"wrote {png_path}", err=True)
         else:
             click.echo("note: no chart, matplotlib is not installed (pip install matplotlib)", err=True)
 
 
 def _run_workers(app: AppContext, dataset: Path, names: list[str], limit: int, max_new_tokens: int, workers: int,
-                 device: str | None, model: str | None) -> dict:
+                 device: str | None, model: str | None, env: dict[str, str]) -> tuple[dict, str]:
     from ..errors import AssistantError
-    from ..evaluation import strategies as ev
 
     with tempfile.TemporaryDirectory() as tmp:
         procs = []
@@ -110,6 +111,8 @@ def _run_workers(app: AppContext, dataset: Path, names: list[str], limit: int, m
             args = [sys.executable, "-m", "assistant"]
             if app.config_path:
                 args += ["--config", str(app.config_path)]
+            if app.overrides.get("backend"):  # the workers run on the backend this run was asked for
+                args += ["--backend", str(app.overrides["backend"])]
             args += ["eval", "strategies", "--dataset", str(dataset), "--strategies", ",".join(names),
                      "--limit", str(limit), "--max-new-tokens", str(max_new_tokens),
                      "--shard", f"{k}/{workers}", "--shard-out", str(Path(tmp) / f"{k}.json")]
@@ -117,12 +120,38 @@ def _run_workers(app: AppContext, dataset: Path, names: list[str], limit: int, m
                 args += ["--device", device]
             if model:
                 args += ["--model", model]
-            procs.append(subprocess.Popen(args, env=os.environ.copy(), stderr=subprocess.PIPE, text=True))
+            procs.append(subprocess.Popen(args, env=env, stderr=subprocess.PIPE, text=True))
         click.echo(f"{workers} workers started", err=True)
-        parts = []
         for k, proc in enumerate(procs):
             _, err = proc.communicate()
             if proc.returncode != 0:
                 raise AssistantError(f"worker {k} failed: {err.strip().splitlines()[-1] if err.strip() else proc.returncode}")
-            parts.append(ev.scores_from_json(json.loads((Path(tmp) / f"{k}.json").read_text())))
-    return ev.merge(parts)
+        return _merge_shards([Path(tmp) / f"{k}.json" for k in range(workers)])
+
+
+def worker_env(threads: int, workers: int) -> dict[str, str]:
+    """The environment of each worker: unless ``threads`` is set, a share of
+    the cores. Workers that each use every core wait on each other's threads
+    (measured here: a llama.cpp run slowed ~6x beside a second one)."""
+    env = os.environ.copy()
+    if threads <= 0:
+        env["ASSISTANT_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
+    return env
+
+
+def _shard(model_name: str, scores: dict) -> dict:
+    from ..evaluation import strategies as ev
+
+    return {"model": model_name, "scores": ev.scores_to_json(scores)}
+
+
+def _merge_shards(paths: list[Path]) -> tuple[dict, str]:
+    """The shards' scores merged, and the model that produced them (their names, if they differ)."""
+    from ..evaluation import strategies as ev
+
+    parts, models = [], []
+    for path in paths:
+        data = json.loads(path.read_text())
+        parts.append(ev.scores_from_json(data["scores"]))
+        models.append(data["model"])
+    return ev.merge(parts), ", ".join(dict.fromkeys(models))
