@@ -26,22 +26,32 @@ async def main() -> None:
     app = ChatApp(ChatSession(engine))
     OUT.mkdir(parents=True, exist_ok=True)
 
-    async def wait(condition, step: float = 0.1) -> None:
+    async def wait(condition, step: float = 0.1, what: str = "the app", timeout: float = 300.0) -> None:
+        waited = 0.0
         while not condition():
+            if waited > timeout:
+                raise TimeoutError(f"waited {timeout:.0f} s for {what}; screen {type(app.screen).__name__}")
             await pilot.pause(step)
+            waited += step
+
+    async def ask(question: str) -> None:
+        """Type ``question`` into the input (focused first: a closed form leaves focus elsewhere) and send it."""
+        box = app.query_one("#question")
+        box.focus()
+        box.value = question
+        await pilot.press("enter")
 
     async def shot(name: str, screen: str = "", settle: float = 0.5) -> None:
         """Wait for ``screen`` (a screen class name) if given, let it settle, save ``name``.svg."""
         if screen:
-            await wait(lambda: type(app.screen).__name__ == screen, step=0.2)
+            await wait(lambda: type(app.screen).__name__ == screen, step=0.2, what=screen)
         await pilot.pause(settle)
         app.save_screenshot(filename=f"{name}.svg", path=str(OUT))
 
     async with app.run_test(size=(130, 40)) as pilot:
-        await wait(lambda: app.session.loaded)
-        app.query_one("#question").value = "Where are the converted model weights kept?"
-        await pilot.press("enter")
-        await wait(lambda: not app.busy and app.session.last_answer is not None)
+        await wait(lambda: app.session.loaded, what="the model to load")
+        await ask("Where are the converted model weights kept?")
+        await wait(lambda: not app.busy and app.session.last_answer is not None, what="the first answer")
         await shot("chat")
         await pilot.press("ctrl+t")
         await shot("trace")
@@ -63,9 +73,9 @@ async def main() -> None:
         await shot("options", "FormScreen")
         await pilot.press("escape")
         app.session.options = {"samples": "3"}
-        app.query_one("#question").value = "How long does converting the model take?"
-        await pilot.press("enter")
-        await wait(lambda: not app.busy and app.session.last_answer.strategy == "self_consistency")
+        await ask("How long does converting the model take?")
+        await wait(lambda: not app.busy and app.session.last_answer.strategy == "self_consistency",
+                   what="the self-consistency answer")
         await pilot.press("ctrl+t")
         await shot("trace-votes")
         app.session.strategy = "zero_shot"
