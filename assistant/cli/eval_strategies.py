@@ -95,7 +95,7 @@ def eval_strategies(app: AppContext, dataset: Path, strategies: str, limit: int,
                                "scores": ev.scores_to_json(scores)})
         click.echo(f"wrote {json_path}", err=True)
     if png_path:
-        if ev.chart(scores, png_path, f"{dataset.name}, {asked} questions, {model_name} model"):
+        if ev.chart(scores, png_path, f"{dataset.name}, {asked} questions\n{model_name}"):
             click.echo(f"wrote {png_path}", err=True)
         else:
             click.echo("note: no chart, matplotlib is not installed (pip install matplotlib)", err=True)
