@@ -62,7 +62,7 @@ def eval_strategies(app: AppContext, dataset: Path, strategies: str, limit: int,
     if shard:
         k, n = (int(x) for x in shard.split("/"))
         # written after every question, so an interrupted run still leaves what it did
-        name = engine.llm.name  # says which backend ran it, e.g. "embedded [llama.cpp]"
+        name = engine.llm.name  # says which backend ran it, e.g. "SmolLM2-135M-Instruct (embedded) [llama.cpp]"
         ev.evaluate(engine, names, problems[k::n], decoding,
                     on_done=lambda scores: write_json(shard_out, _shard(name, scores)))
         return
