@@ -106,6 +106,7 @@ def test_reward_model_loads_and_scores_and_refuses_to_chat(trained, chat_llm):
     from assistant_plugins.feedback.reward_model import RewardModel
 
     _home, _settings, data, registry, _results = trained
+    assert registry.get("rm").config["pooling"] == "mean"  # the default, recorded for loading
     judge = RewardModel.load("rm", registry=registry, device="cpu")
     scores = judge.score(data.pairs[0].messages, [GOOD, BAD, GOOD])
     assert len(scores) == 3 and scores[0] == pytest.approx(scores[2], abs=1e-4) and scores[0] != scores[1]
@@ -113,6 +114,51 @@ def test_reward_model_loads_and_scores_and_refuses_to_chat(trained, chat_llm):
     assert 0.0 <= accuracy <= 1.0 and len(margins) == 3
     with pytest.raises(AdapterError, match="is a reward model"):
         chat_llm.with_adapter("rm")
+
+
+def test_mean_pooling_head_reads_the_mean_of_the_hidden_states():
+    """The "mean" head scores the mean of every real token's hidden state
+    (padding left out), whatever the padding of the batch."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from assistant.models import generator_folder
+    from assistant_plugins.feedback.reward_model import sequence_classifier
+
+    _source, folder = generator_folder("embedded", True)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    mean = sequence_classifier(folder, tokenizer, "cpu", "mean").eval()
+    last = sequence_classifier(folder, tokenizer, "cpu", "last").eval()
+    with torch.no_grad():
+        last.score.weight.copy_(mean.score.weight)
+        batch = tokenizer(["Owls hunt at night, mostly for small mammals.", "Owls"], return_tensors="pt", padding=True)
+        assert batch["attention_mask"][1].sum() < batch["attention_mask"][0].sum()  # the second row is padded
+        pooled = mean(**batch).logits[:, 0]
+        hidden = last.model(**batch).last_hidden_state
+        weight = batch["attention_mask"][..., None].float()
+        expected = last.score((hidden * weight).sum(1) / weight.sum(1))[:, 0]
+        assert torch.allclose(pooled, expected, atol=1e-4)
+        assert not torch.allclose(last(**batch).logits[:, 0], expected, atol=1e-3)  # the last token alone differs
+
+
+def test_eval_reward_leaves_out_pairs_whose_scores_tie(trained, tmp_path):
+    home = trained[0]
+    data = tmp_path / "pairs.jsonl"
+    rows = [{"prompt": "When do owls hunt?", "chosen": GOOD, "rejected": BAD},
+            {"prompt": "What do owls eat?", "chosen": "Mice and voles [1].", "rejected": BAD,
+             "metadata": {"score_chosen": 8.0, "score_rejected": 3.0}},
+            {"prompt": "Do owls migrate?", "chosen": "Some do.", "rejected": "A few species do.",
+             "metadata": {"score_chosen": 7.0, "score_rejected": 7.0}}]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "result.json"
+    result = run_cli("eval", "reward", "--reward-model", "rm", "--data", str(data), "--json", str(out),
+                     env={"ASSISTANT_HOME": str(home)})
+    assert result.returncode == 0, result.stderr
+    assert "left out 1 pairs whose scores tie" in result.stderr and "on 2 pairs" in result.stdout
+    assert json.loads(out.read_text())["left_out"]["scores_tie"] == 1
+    kept = run_cli("eval", "reward", "--reward-model", "rm", "--data", str(data), "--keep-ties",
+                   env={"ASSISTANT_HOME": str(home)})
+    assert kept.returncode == 0 and "on 3 pairs" in kept.stdout and "left out" not in kept.stderr
 
 
 def test_dpo_and_kto_adapters_load_into_the_chat_model(chat_llm):
@@ -163,6 +209,14 @@ def test_too_few_pairs_and_bad_data_give_clear_messages(tmp_path, home):
                    + json.dumps({"prompt": "q", "chosen": "same", "rejected": "same"}) + "\n")
     data = read_pairs(few)
     assert len(data.pairs) == 1 and data.dropped["chosen_equals_rejected"] == 1
+    ties = tmp_path / "ties.jsonl"  # scores at the top level (UltraFeedback-binarized) or under metadata
+    ties.write_text(json.dumps({"prompt": "q", "chosen": "a", "rejected": "b", "score_chosen": 5, "score_rejected": 5})
+                    + "\n" + json.dumps({"prompt": "q", "chosen": "c", "rejected": "d",
+                                        "metadata": {"score_chosen": 6.5, "score_rejected": 6.5}}) + "\n"
+                    + json.dumps({"prompt": "q", "chosen": "e", "rejected": "f",
+                                  "metadata": {"score_chosen": 7, "score_rejected": 6.5}}) + "\n")
+    assert [p.chosen for p in read_pairs(ties).pairs] == ["e"] and read_pairs(ties).dropped["scores_tie"] == 2
+    assert len(read_pairs(ties, keep_ties=True).pairs) == 3
     with pytest.raises(AssistantError, match="only 1 usable preference pairs.*at least 4"):
         train_reward(name="x", data=data, config=RunConfig(**TINY), device="cpu")
     broken = tmp_path / "broken.jsonl"

@@ -61,6 +61,20 @@ def _response(value: Any, where: str, field: str) -> str:
     return (assistant[-1] if assistant else messages[-1]["content"]) if messages else ""
 
 
+def scores_tie(row: dict[str, Any]) -> bool:
+    """Whether the row says its two answers were rated equal: ``score_chosen``
+    equal to ``score_rejected``, at the top level (UltraFeedback-binarized's
+    columns) or under ``metadata``. Such a pair carries no preference; trained
+    on, it only teaches noise (train_1000 has 111 of them, eval_200 25)."""
+    for place in (row, row.get("metadata")):
+        if isinstance(place, dict) and "score_chosen" in place and "score_rejected" in place:
+            try:
+                return float(place["score_chosen"]) == float(place["score_rejected"])
+            except (TypeError, ValueError):
+                return False
+    return False
+
+
 def pair_from_row(row: dict[str, Any], where: str) -> Pair | None:
     """One pair from a TRL-schema row; None when chosen equals rejected."""
     missing = [k for k in ("prompt", "chosen", "rejected") if k not in row]
@@ -94,23 +108,28 @@ def jsonl_objects(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
         yield where, row
 
 
-def read_pairs(path: str | Path, limit: int = 0) -> PairSet:
-    """Pairs from a JSONL file; pairs whose two answers are equal (or empty) are dropped and counted."""
+def read_pairs(path: str | Path, limit: int = 0, keep_ties: bool = False) -> PairSet:
+    """Pairs from a JSONL file; pairs whose two answers are equal (or empty)
+    are dropped and counted, and so are pairs whose scores tie
+    (:func:`scores_tie`) unless ``keep_ties``."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"preference data {path} does not exist",
                           "pass a JSONL file (e.g. `assistant feedback export --format pairs --out pairs.jsonl`)")
     pairs: list[Pair] = []
-    dropped = 0
+    dropped = {"chosen_equals_rejected": 0, "scores_tie": 0}
     for where, row in jsonl_objects(path):
         pair = pair_from_row(row, where)
         if pair is None:
-            dropped += 1
+            dropped["chosen_equals_rejected"] += 1
+            continue
+        if not keep_ties and scores_tie(row):
+            dropped["scores_tie"] += 1
             continue
         pairs.append(pair)
         if limit and len(pairs) >= limit:
             break
-    return PairSet(pairs, {"chosen_equals_rejected": dropped}, str(path))
+    return PairSet(pairs, dropped, str(path))
 
 
 def pairs_from_store(settings: Any) -> PairSet:

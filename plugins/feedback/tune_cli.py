@@ -89,7 +89,19 @@ def _pairs(app: Any, kw: dict[str, Any], settings: Any) -> Any:
     data = read_pairs(kw["data"], kw["limit"]) if kw["data"] else pairs_from_store(settings)
     if kw["from_store"] and kw["limit"]:
         data.pairs[:] = data.pairs[:kw["limit"]]
+    left_out = _left_out(data.dropped)
+    if left_out:
+        _say(f"left out {left_out}")
     return data
+
+
+def _left_out(dropped: dict[str, int]) -> str:
+    """'25 pairs whose scores tie, 1 whose answers are equal', or ''."""
+    why = {"scores_tie": "whose scores tie (no preference)", "chosen_equals_rejected": "whose answers are equal or empty",
+           "tied": "between tied answers", "same_text": "with the same text twice",
+           "different_prompts": "across different prompts"}
+    parts = [f"{n} pairs {why.get(k, k)}" for k, n in dropped.items() if n]
+    return ", ".join(parts)
 
 
 def _report(result: Any, headline: str) -> None:
@@ -126,6 +138,8 @@ def _common(run: Callable[..., Any]) -> Callable[..., Any]:
 
 @click.command("reward", epilog=LOOP)
 @run_options({"lr": 1e-4})
+@click.option("--pooling", type=click.Choice(["mean", "last"]), default="mean", show_default=True,
+              help="What the scalar head reads: the mean of every token's hidden state, or the last token's.")
 @click.pass_obj
 @_common
 def tune_reward(app: Any, settings: Any, kw: dict[str, Any]) -> None:
@@ -139,7 +153,7 @@ def tune_reward(app: Any, settings: Any, kw: dict[str, Any]) -> None:
 
     result = train_reward(name=kw["name"], data=_pairs(app, kw, settings), config=_config(kw),
                           model_spec=settings.model, device=settings.device, overwrite=kw["overwrite"],
-                          offline=settings.offline, progress=_say)
+                          offline=settings.offline, progress=_say, pooling=kw["pooling"])
     m = result.info.metrics
     _report(result, f"held-out pairwise accuracy {m['eval_accuracy_before']:.3f} -> {m['eval_accuracy_after']:.3f} "
                     f"({m['validation_pairs']} pairs, {m['steps']} steps, {m['seconds']:.0f} s)")
@@ -230,11 +244,14 @@ Examples:
 @click.option("--reward-model", required=True, help="The reward model to test.")
 @click.option("--data", type=click.Path(path_type=Path), required=True, help="JSONL preference pairs.")
 @click.option("--limit", type=click.IntRange(min=0), default=0, help="The first N pairs (0: all).")
+@click.option("--keep-ties", is_flag=True,
+              help="Also score pairs whose two answers were rated equal (score_chosen = score_rejected); "
+                   "by default they are left out, as they have no right order.")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the result here.")
 @click.option("--model", help="Base model the reward model was trained on.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]))
 @click.pass_obj
-def eval_reward(app: Any, reward_model: str, data: Path, limit: int, json_path: Path | None,
+def eval_reward(app: Any, reward_model: str, data: Path, limit: int, keep_ties: bool, json_path: Path | None,
                 model: str | None, device: str | None) -> None:
     """Pairwise accuracy of a reward model: how often chosen scores above rejected."""
     from assistant.atomic import write_json
@@ -244,7 +261,10 @@ def eval_reward(app: Any, reward_model: str, data: Path, limit: int, json_path: 
     from .winrate import wilson
 
     settings = app.settings(model=model, device=device)
-    pairs = read_pairs(data, limit)
+    pairs = read_pairs(data, limit, keep_ties=keep_ties)
+    left_out = _left_out(pairs.dropped)
+    if left_out:
+        _say(f"left out {left_out}")
     if not pairs.pairs:
         raise ConfigError(f"no usable pairs in {data}", "each line needs prompt, chosen and rejected that differ")
     judge = RewardModel.load(reward_model, model_spec=settings.model, device=settings.device, offline=settings.offline)
@@ -255,7 +275,7 @@ def eval_reward(app: Any, reward_model: str, data: Path, limit: int, json_path: 
                f"mean margin {sum(margins) / len(margins):.3f}")
     if json_path:
         write_json(json_path, {"reward_model": reward_model, "data": str(data), "pairs": len(margins),
-                               "accuracy": accuracy, "ci95": [low, high], "margins": margins})
+                               "left_out": pairs.dropped, "accuracy": accuracy, "ci95": [low, high], "margins": margins})
         click.echo(f"wrote {json_path}")
 
 
@@ -284,7 +304,7 @@ def eval_winrate(app: Any, adapter: str, reward_model: str, data: Path, limit: i
     from .winrate import win_rate
 
     settings = app.settings(model=model, device=device)
-    prompts = list(dict.fromkeys(p.prompt for p in read_pairs(data).pairs))[:limit]
+    prompts = list(dict.fromkeys(p.prompt for p in read_pairs(data, keep_ties=True).pairs))[:limit]
     if not prompts:
         raise ConfigError(f"no prompts in {data}", "pass a JSONL file with prompt, chosen, rejected")
     llm = app.engine(model=model, device=device).llm

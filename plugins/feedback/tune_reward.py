@@ -8,6 +8,11 @@ to TRL already tokenized, so long pairs are truncated rather than silently
 dropped (TRL filters out pairs over ``max_length``). Validation pairs are
 held out by prompt; pairwise accuracy on them is logged every evaluation
 and reported before and after training.
+
+The head reads the mean of the sequence's hidden states by default
+(``pooling="mean"``, see :data:`reward_model.POOLINGS` for why), and pairs
+whose two answers were scored equal are left out by ``read_pairs``: they
+have no right order to learn.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from typing import Any
 from assistant.adapters import AdapterRegistry
 
 from .pairs import PairSet, require, split
-from .reward_model import REWARD_KIND, encode, sequence_classifier
+from .reward_model import DEFAULT_POOLING, REWARD_KIND, encode, sequence_classifier
 from .runs import (RunConfig, RunResult, Timer, check_new, last, lora_config, pairs_fingerprint, progress_callback,
                    save_run, train_between_evaluations, trl_args)
 
@@ -27,7 +32,7 @@ MIN_PAIRS = 4
 
 def train_reward(*, name: str, data: PairSet, config: RunConfig, model_spec: str = "embedded", device: str = "auto",
                  registry: AdapterRegistry | None = None, overwrite: bool = False, offline: bool = True,
-                 progress: Callable[[str], None] | None = None) -> RunResult:
+                 progress: Callable[[str], None] | None = None, pooling: str = DEFAULT_POOLING) -> RunResult:
     from datasets import Dataset
     from transformers import AutoTokenizer
     from trl import RewardConfig, RewardTrainer
@@ -53,7 +58,7 @@ def train_reward(*, name: str, data: PairSet, config: RunConfig, model_spec: str
             "margin": p.margin} for p in pairs])
 
     say(f"{len(train)} training and {len(validation)} validation pairs from {data.source} ({source.label} on {dev})")
-    model = sequence_classifier(folder, tokenizer, dev)
+    model = sequence_classifier(folder, tokenizer, dev, pooling)
     args = trl_args(RewardConfig, config, "reward", registry.run_dir(name), dev, len(train),
                     max_length=None, disable_dropout=True, center_rewards_coefficient=0.01)
     trainer = RewardTrainer(model=model, args=args, train_dataset=rows(train), eval_dataset=rows(validation),
@@ -71,5 +76,6 @@ def train_reward(*, name: str, data: PairSet, config: RunConfig, model_spec: str
     return save_run(name=name, kind=REWARD_KIND, method="reward", model=trainer.model, registry=registry,
                     base_label=source.label, base_folder=folder, data_fingerprint=pairs_fingerprint(data.pairs),
                     config=config, metrics=metrics, history=history, overwrite=overwrite, seconds=timer.seconds,
-                    extra_config={"data": data.source, "model": model_spec, "dropped": data.dropped},
+                    extra_config={"data": data.source, "model": model_spec, "dropped": data.dropped,
+                                  "pooling": pooling},
                     panels={"pairwise loss": ["loss", "eval_loss"], "accuracy": ["accuracy", "eval_accuracy"]})
