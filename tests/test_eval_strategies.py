@@ -56,6 +56,24 @@ def test_scoring_counts_each_strategy_on_the_same_questions():
     assert is_correct("$1,250.0", 1250) and not is_correct("about five", 5)
 
 
+def test_a_seed_gives_each_question_its_own_repeatable_seed():
+    from assistant.evaluation.strategies import question_seed
+
+    problems = [Problem("a", "What is 2 + 3?", 5.0), Problem("b", "What is 10 - 4?", 6.0)]
+
+    def seeds(seed):
+        llm = ScriptedLLM("The answer is 5.")
+        evaluate(Engine(Settings(), llm=llm), ["zero_shot", "self_consistency"], problems,
+                 Decoding(max_new_tokens=8, temperature=0.7), seed=seed)
+        return [c.decoding.seed for c in llm.calls if c.kind == "generate"]
+
+    seeded = seeds(3)
+    # per strategy, one call per question; each question its own seed, the same for every strategy
+    assert seeded == [question_seed(3, "a"), question_seed(3, "b")] * 2
+    assert seeded[0] != seeded[1] and seeds(3) == seeded and seeds(4) != seeded
+    assert seeds(None) == [None] * 4
+
+
 @pytest.mark.real_model
 def test_cli_on_svamp_with_two_workers(tmp_path, home):
     if not SVAMP.exists():
@@ -64,12 +82,12 @@ def test_cli_on_svamp_with_two_workers(tmp_path, home):
     # the workers run on the backend the parent was given, and the report names it
     result = run_cli("--backend", "transformers", "eval", "strategies", "--dataset", str(SVAMP),
                      "--strategies", "zero_shot,chain_of_thought",
-                     "--limit", "2", "--max-new-tokens", "12", "--workers", "2", "--json", str(out))
+                     "--limit", "2", "--max-new-tokens", "12", "--workers", "2", "--seed", "7", "--json", str(out))
     assert result.returncode == 0, result.stderr
     assert "zero_shot" in result.stdout and "95% CI" in result.stdout
     report = json.loads(out.read_text())
     assert "(embedded)" in report["model"] and "[llama.cpp]" not in report["model"]
-    assert f"model {report['model']}," in result.stdout
+    assert f"model {report['model']}," in result.stdout and ", seed 7" in result.stdout and report["seed"] == 7
     assert [s["questions"] for s in report["summary"]] == [2, 2]
     assert {p["id"] for p in report["scores"]["zero_shot"]["predictions"]} == {"chal-1", "chal-2"}
     bad = run_cli("eval", "strategies", "--dataset", str(SVAMP), "--strategies", "nope", "--limit", "1")

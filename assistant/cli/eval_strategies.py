@@ -32,6 +32,8 @@ Examples:
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Processes sharing the questions, one model each (useful on a GPU); each gets "
                    "cores/N threads unless the threads setting says otherwise.")
+@click.option("--seed", type=int, help="Seed each question's sampling (this seed and the question's id), so a rerun "
+              "on the same backend and machine repeats its samples exactly; unset: fresh samples every run.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), help="Where to run the model.")
 @click.option("--model", help='Generator: "embedded", a folder, a .gguf file or a hub id.')
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write every prediction and the table here.")
@@ -42,7 +44,8 @@ Examples:
               help="Merge the shard files in this folder (written after every question) instead of running.")
 @click.pass_obj
 def eval_strategies(app: AppContext, dataset: Path, strategies: str, limit: int, max_new_tokens: int, workers: int,
-                    device: str | None, model: str | None, json_path: Path | None, png_path: Path | None,
+                    seed: int | None, device: str | None, model: str | None, json_path: Path | None,
+                    png_path: Path | None,
                     shard: str | None, shard_out: Path | None, from_shards: Path | None) -> None:
     """Accuracy (95 % interval), model calls, tokens and seconds per question, for each strategy.
 
@@ -64,22 +67,23 @@ def eval_strategies(app: AppContext, dataset: Path, strategies: str, limit: int,
         # written after every question, so an interrupted run still leaves what it did
         name = engine.llm.name  # says which backend ran it, e.g. "SmolLM2-135M-Instruct (embedded) [llama.cpp]"
         ev.evaluate(engine, names, problems[k::n], decoding,
-                    on_done=lambda scores: write_json(shard_out, _shard(name, scores)))
+                    on_done=lambda scores: write_json(shard_out, _shard(name, scores)), seed=seed)
         return
     if from_shards:
         scores, model_name = _merge_shards(sorted(from_shards.glob("*.json")))
     elif workers > 1:
         scores, model_name = _run_workers(app, dataset, names, limit, max_new_tokens, workers, device, model,
-                                          worker_env(engine.settings.threads, workers))
+                                          worker_env(engine.settings.threads, workers), seed)
     else:
         total = len(problems) * len(names)
         with click.progressbar(length=total, label="answering", file=click.get_text_stream("stderr")) as bar:
-            scores = ev.evaluate(engine, names, problems, decoding, on_done=lambda _scores: bar.update(1))
+            scores = ev.evaluate(engine, names, problems, decoding, on_done=lambda _scores: bar.update(1), seed=seed)
         model_name = engine.llm.name
     if not scores:
         raise ConfigError("nothing was evaluated")
     asked = max(s.questions for s in scores.values())
-    click.echo(f"{dataset.name}: {asked} questions, model {model_name}, max_new_tokens {max_new_tokens}")
+    seeded = f", seed {seed}" if seed is not None else ""
+    click.echo(f"{dataset.name}: {asked} questions, model {model_name}, max_new_tokens {max_new_tokens}{seeded}")
     click.echo(f"{'strategy':<18} {'questions':>9} {'accuracy':>9} {'95% CI':>15} {'calls/q':>8} {'tokens/q':>9} "
                f"{'s/q':>7} {'errors':>6}")
     for s in scores.values():
@@ -90,7 +94,7 @@ def eval_strategies(app: AppContext, dataset: Path, strategies: str, limit: int,
                    f"{summary['seconds_per_question']:>7.2f} {s.errors:>6}")
     if json_path:
         write_json(json_path, {"dataset": str(dataset), "questions": asked, "model": model_name,
-                               "max_new_tokens": max_new_tokens,
+                               "max_new_tokens": max_new_tokens, "seed": seed,
                                "summary": [s.summary() for s in scores.values()],
                                "scores": ev.scores_to_json(scores)})
         click.echo(f"wrote {json_path}", err=True)
@@ -102,7 +106,8 @@ def eval_strategies(app: AppContext, dataset: Path, strategies: str, limit: int,
 
 
 def _run_workers(app: AppContext, dataset: Path, names: list[str], limit: int, max_new_tokens: int, workers: int,
-                 device: str | None, model: str | None, env: dict[str, str]) -> tuple[dict, str]:
+                 device: str | None, model: str | None, env: dict[str, str],
+                 seed: int | None = None) -> tuple[dict, str]:
     from ..errors import AssistantError
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -120,6 +125,8 @@ def _run_workers(app: AppContext, dataset: Path, names: list[str], limit: int, m
                 args += ["--device", device]
             if model:
                 args += ["--model", model]
+            if seed is not None:
+                args += ["--seed", str(seed)]
             procs.append(subprocess.Popen(args, env=env, stderr=subprocess.PIPE, text=True))
         click.echo(f"{workers} workers started", err=True)
         for k, proc in enumerate(procs):

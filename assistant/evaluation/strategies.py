@@ -19,6 +19,7 @@ import dataclasses
 import json
 import math
 import re
+import zlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -113,9 +114,19 @@ def is_correct(predicted: str, gold: float) -> bool:
         return False
 
 
+def question_seed(seed: int, problem_id: str) -> int:
+    """The sampling seed of one question: ``seed`` mixed with the question's id,
+    so every question draws its own samples and a rerun (or a worker that got
+    the question) draws the same ones."""
+    return (seed * 1_000_003 + zlib.crc32(problem_id.encode("utf-8"))) % 2**31
+
+
 def evaluate(engine: Any, strategies: list[str], problems: list[Problem], decoding: Any,
-             on_done: Callable[[dict[str, StrategyScore]], None] | None = None) -> dict[str, StrategyScore]:
-    """Every strategy on every problem, without retrieval, with the math instructions."""
+             on_done: Callable[[dict[str, StrategyScore]], None] | None = None,
+             seed: int | None = None) -> dict[str, StrategyScore]:
+    """Every strategy on every problem, without retrieval, with the math instructions.
+
+    ``seed``: sample each question with :func:`question_seed` (None: unseeded)."""
     from ..strategy import options_type
 
     scores = {name: StrategyScore(name) for name in strategies}
@@ -125,8 +136,9 @@ def evaluate(engine: Any, strategies: list[str], problems: list[Problem], decodi
         fields = {f.name for f in dataclasses.fields(opts)} if opts else set()
         options = {"answer_kind": "number"} if "answer_kind" in fields else None  # vote on numbers
         for problem in problems:
+            asked = decoding if seed is None else dataclasses.replace(decoding, seed=question_seed(seed, problem.id))
             try:
-                answer = engine.answer(problem.question, strategy=name, decoding=decoding, use_retrieval=False,
+                answer = engine.answer(problem.question, strategy=name, decoding=asked, use_retrieval=False,
                                        options=options)
             except Exception as exc:  # a strategy failing on one question is counted, not fatal
                 score.questions += 1
