@@ -141,6 +141,36 @@ def test_mean_pooling_head_reads_the_mean_of_the_hidden_states():
         assert not torch.allclose(last(**batch).logits[:, 0], expected, atol=1e-3)  # the last token alone differs
 
 
+def test_the_head_learns_faster_than_the_lora(trained):
+    import torch
+
+    from assistant_plugins.feedback.tune_reward import scale_head_lr
+
+    assert trained[3].get("rm").config["head_lr_scale"] == 10.0  # the real run above went through it
+
+    class Trainer:  # what scale_head_lr uses of a Trainer: the model and its optimizer
+        def __init__(self):
+            self.model = torch.nn.ModuleDict({"body": torch.nn.Linear(4, 4), "score": torch.nn.Linear(4, 1)})
+            self.model["body"].bias.requires_grad_(False)
+            self.optimizer = None
+
+        def create_optimizer(self):
+            self.optimizer = self.optimizer or torch.optim.AdamW(
+                [{"params": [self.model["body"].weight, self.model["score"].weight], "weight_decay": 0.01},
+                 {"params": [self.model["score"].bias], "weight_decay": 0.0}], lr=1e-4)
+            return self.optimizer
+
+    trainer = Trainer()
+    assert scale_head_lr(trainer, 10.0) == 2
+    rates = {id(p): (g["lr"], g["weight_decay"]) for g in trainer.optimizer.param_groups for p in g["params"]}
+    assert rates[id(trainer.model["body"].weight)] == (1e-4, 0.01)
+    assert rates[id(trainer.model["score"].weight)] == (pytest.approx(1e-3), 0.01)
+    assert rates[id(trainer.model["score"].bias)] == (pytest.approx(1e-3), 0.0)
+    assert len(rates) == 3  # the frozen bias is not trained
+    untouched = Trainer()
+    assert scale_head_lr(untouched, 1.0) == 0 and untouched.optimizer is None
+
+
 def test_eval_reward_leaves_out_pairs_whose_scores_tie(trained, tmp_path):
     home = trained[0]
     data = tmp_path / "pairs.jsonl"

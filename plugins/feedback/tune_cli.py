@@ -140,6 +140,8 @@ def _common(run: Callable[..., Any]) -> Callable[..., Any]:
 @run_options({"lr": 1e-4})
 @click.option("--pooling", type=click.Choice(["mean", "last"]), default="mean", show_default=True,
               help="What the scalar head reads: the mean of every token's hidden state, or the last token's.")
+@click.option("--head-lr-scale", type=click.FloatRange(min=0.0, min_open=True), default=10.0, show_default=True,
+              help="The scalar head (trained from scratch) learns at this multiple of --lr.")
 @click.pass_obj
 @_common
 def tune_reward(app: Any, settings: Any, kw: dict[str, Any]) -> None:
@@ -153,7 +155,8 @@ def tune_reward(app: Any, settings: Any, kw: dict[str, Any]) -> None:
 
     result = train_reward(name=kw["name"], data=_pairs(app, kw, settings), config=_config(kw),
                           model_spec=settings.model, device=settings.device, overwrite=kw["overwrite"],
-                          offline=settings.offline, progress=_say, pooling=kw["pooling"])
+                          offline=settings.offline, progress=_say, pooling=kw["pooling"],
+                          head_lr_scale=kw["head_lr_scale"])
     m = result.info.metrics
     _report(result, f"held-out pairwise accuracy {m['eval_accuracy_before']:.3f} -> {m['eval_accuracy_after']:.3f} "
                     f"({m['validation_pairs']} pairs, {m['steps']} steps, {m['seconds']:.0f} s)")

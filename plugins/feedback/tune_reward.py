@@ -28,11 +28,38 @@ from .runs import (RunConfig, RunResult, Timer, check_new, last, lora_config, pa
                    save_run, train_between_evaluations, trl_args)
 
 MIN_PAIRS = 4
+#: The scalar head starts from random weights while the LoRA starts from the
+#: pretrained model, so the head learns at this multiple of the learning rate
+#: (the reasoning of LoRA+, Hayou et al., 2024: parts that start from scratch
+#: want a larger step than the same Adam step everywhere).
+HEAD_LR_SCALE = 10.0
+
+
+def scale_head_lr(trainer: Any, scale: float) -> int:
+    """Give the scalar head ``scale`` times the learning rate of the rest;
+    returns how many head tensors were found. The optimizer is built here,
+    before training (TRL leaves it to ``train()``, which then keeps this one);
+    the scheduler multiplies every group's rate alike, so the ratio holds."""
+    if scale == 1.0:
+        return 0
+    optimizer = trainer.create_optimizer()
+    head = {id(p) for n, p in trainer.model.named_parameters() if p.requires_grad and ".score." in f".{n}"}
+    groups = []
+    for group in optimizer.param_groups:
+        for mine in (False, True):
+            params = [p for p in group["params"] if (id(p) in head) == mine]
+            if params:
+                groups.append({**group, "params": params, "lr": group["lr"] * (scale if mine else 1.0)})
+    optimizer.param_groups.clear()  # nothing has been stepped yet, so there is no state to carry
+    for group in groups:
+        optimizer.add_param_group(group)
+    return len(head)
 
 
 def train_reward(*, name: str, data: PairSet, config: RunConfig, model_spec: str = "embedded", device: str = "auto",
                  registry: AdapterRegistry | None = None, overwrite: bool = False, offline: bool = True,
-                 progress: Callable[[str], None] | None = None, pooling: str = DEFAULT_POOLING) -> RunResult:
+                 progress: Callable[[str], None] | None = None, pooling: str = DEFAULT_POOLING,
+                 head_lr_scale: float = HEAD_LR_SCALE) -> RunResult:
     from datasets import Dataset
     from transformers import AutoTokenizer
     from trl import RewardConfig, RewardTrainer
@@ -64,6 +91,7 @@ def train_reward(*, name: str, data: PairSet, config: RunConfig, model_spec: str
     trainer = RewardTrainer(model=model, args=args, train_dataset=rows(train), eval_dataset=rows(validation),
                             processing_class=tokenizer, peft_config=lora_config(config, "SEQ_CLS", model),
                             callbacks=[progress_callback(say)])
+    scale_head_lr(trainer, head_lr_scale)
     before, after, history = train_between_evaluations(trainer)
     metrics = {
         "eval_accuracy_before": round(before.get("eval_accuracy", 0.0), 4),
@@ -77,5 +105,5 @@ def train_reward(*, name: str, data: PairSet, config: RunConfig, model_spec: str
                     base_label=source.label, base_folder=folder, data_fingerprint=pairs_fingerprint(data.pairs),
                     config=config, metrics=metrics, history=history, overwrite=overwrite, seconds=timer.seconds,
                     extra_config={"data": data.source, "model": model_spec, "dropped": data.dropped,
-                                  "pooling": pooling},
+                                  "pooling": pooling, "head_lr_scale": head_lr_scale},
                     panels={"pairwise loss": ["loss", "eval_loss"], "accuracy": ["accuracy", "eval_accuracy"]})
