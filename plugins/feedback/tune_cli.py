@@ -11,6 +11,9 @@ import click
 
 from assistant.errors import ConfigError
 
+from .reward_model import DEFAULT_POOLING, POOLINGS
+from .tune_reward import HEAD_LR_SCALE
+
 LOOP = """\b
 The loop (rate, export, train, use):
   assistant ask "..." --strategy best_of_n -o samples=4      # candidates stored as siblings
@@ -89,19 +92,18 @@ def _pairs(app: Any, kw: dict[str, Any], settings: Any) -> Any:
     data = read_pairs(kw["data"], kw["limit"]) if kw["data"] else pairs_from_store(settings)
     if kw["from_store"] and kw["limit"]:
         data.pairs[:] = data.pairs[:kw["limit"]]
-    left_out = _left_out(data.dropped)
-    if left_out:
-        _say(f"left out {left_out}")
+    _say_left_out(data.dropped)
     return data
 
 
-def _left_out(dropped: dict[str, int]) -> str:
-    """'25 pairs whose scores tie, 1 whose answers are equal', or ''."""
+def _say_left_out(dropped: dict[str, int]) -> None:
+    """Say which pairs were not used, e.g. 'left out 25 pairs whose scores tie (no preference)'."""
     why = {"scores_tie": "whose scores tie (no preference)", "chosen_equals_rejected": "whose answers are equal or empty",
            "tied": "between tied answers", "same_text": "with the same text twice",
            "different_prompts": "across different prompts"}
     parts = [f"{n} pairs {why.get(k, k)}" for k, n in dropped.items() if n]
-    return ", ".join(parts)
+    if parts:
+        _say("left out " + ", ".join(parts))
 
 
 def _report(result: Any, headline: str) -> None:
@@ -138,9 +140,10 @@ def _common(run: Callable[..., Any]) -> Callable[..., Any]:
 
 @click.command("reward", epilog=LOOP)
 @run_options({"lr": 1e-4})
-@click.option("--pooling", type=click.Choice(["mean", "last"]), default="mean", show_default=True,
+@click.option("--pooling", type=click.Choice(POOLINGS), default=DEFAULT_POOLING, show_default=True,
               help="What the scalar head reads: the mean of every token's hidden state, or the last token's.")
-@click.option("--head-lr-scale", type=click.FloatRange(min=0.0, min_open=True), default=10.0, show_default=True,
+@click.option("--head-lr-scale", type=click.FloatRange(min=0.0, min_open=True), default=HEAD_LR_SCALE,
+              show_default=True,
               help="The scalar head (trained from scratch) learns at this multiple of --lr.")
 @click.pass_obj
 @_common
@@ -265,9 +268,7 @@ def eval_reward(app: Any, reward_model: str, data: Path, limit: int, keep_ties: 
 
     settings = app.settings(model=model, device=device)
     pairs = read_pairs(data, limit, keep_ties=keep_ties)
-    left_out = _left_out(pairs.dropped)
-    if left_out:
-        _say(f"left out {left_out}")
+    _say_left_out(pairs.dropped)
     if not pairs.pairs:
         raise ConfigError(f"no usable pairs in {data}", "each line needs prompt, chosen and rejected that differ")
     judge = RewardModel.load(reward_model, model_spec=settings.model, device=settings.device, offline=settings.offline)
