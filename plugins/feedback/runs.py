@@ -173,14 +173,61 @@ def last(history: Sequence[Mapping[str, Any]], key: str) -> float | None:
     return round(float(values[-1]), 4) if values else None
 
 
+#: Training-log keys worth a glance while a run goes on (reward, DPO/KTO, GRPO/RLOO).
+PROGRESS_KEYS = ("loss", "accuracy", "margin", "rewards/accuracies", "rewards/margins", "reward", "kl",
+                 "learning_rate")
+#: Seconds between two "evaluating" lines.
+EVAL_REPORT_EVERY = 15.0
+
+
+def minutes(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+
+
 def progress_callback(say: Callable[[str], None]) -> Any:
-    """A Trainer callback that reports evaluations in one line each."""
+    """A Trainer callback that reports the run in plain lines: evaluations
+    (batches done every ``EVAL_REPORT_EVERY`` s, then the metrics), and each
+    training log as ``step 15/199: loss …`` with the time per step and the
+    time left. It replaces Trainer's printers (raw log dicts, or bars that a
+    log file cannot show), which :func:`train_between_evaluations` removes."""
     from transformers import TrainerCallback
 
     class Report(TrainerCallback):
+        def __init__(self) -> None:
+            self.started = 0.0
+            self.first_step = 0
+            self.eval_batches = 0
+            self.eval_said = 0.0
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.started, self.first_step = time.perf_counter(), state.global_step
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
+            logs = logs or {}
+            if "loss" not in logs:  # evaluations and the end-of-training summary are said elsewhere
+                return
+            shown = ", ".join(f"{k} {float(logs[k]):.4g}" for k in PROGRESS_KEYS if isinstance(logs.get(k), (int, float)))
+            timing = ""
+            done = state.global_step - self.first_step
+            if self.started and done > 0:
+                per_step = (time.perf_counter() - self.started) / done
+                timing = f" ({per_step:.1f} s/step, about {minutes(per_step * (state.max_steps - state.global_step))} left)"
+            say(f"step {state.global_step}/{state.max_steps}: {shown}{timing}")
+
+        def on_prediction_step(self, args: Any, state: Any, control: Any, eval_dataloader: Any = None,
+                               **kwargs: Any) -> None:
+            self.eval_batches += 1
+            now = time.perf_counter()
+            if self.eval_batches == 1 or now - self.eval_said >= EVAL_REPORT_EVERY:
+                total = len(eval_dataloader) if hasattr(eval_dataloader, "__len__") else "?"
+                say(f"evaluating on the validation pairs: batch {self.eval_batches}/{total}")
+                self.eval_said = now
+
         def on_evaluate(self, args: Any, state: Any, control: Any, metrics: Any = None, **kwargs: Any) -> None:
+            self.eval_batches = 0
             shown = {k.removeprefix("eval_"): v for k, v in (metrics or {}).items()
-                     if isinstance(v, float) and not k.endswith(("runtime", "per_second", "preparation_time"))}
+                     if isinstance(v, float)
+                     and not k.endswith(("runtime", "per_second", "preparation_time", "num_tokens", "epoch"))}
             say(f"step {state.global_step}: " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(shown.items())))
 
     return Report()
@@ -188,9 +235,20 @@ def progress_callback(say: Callable[[str], None]) -> Any:
 
 def train_between_evaluations(trainer: Any) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
     """Evaluate, train, evaluate; returns (before, after, log history). ``train()``
-    starts a fresh log, so the evaluation before training is put back as step 0."""
+    starts a fresh log, so the evaluation before training is put back as step 0.
+    When training ended on an evaluation, that one is the "after" (no second
+    pass over the validation pairs). Trainer's own printers are removed: the
+    run's progress callback reports instead."""
+    from transformers import PrinterCallback, ProgressCallback
+
+    for printer in (PrinterCallback, ProgressCallback):
+        trainer.remove_callback(printer)
     before = trainer.evaluate()
     trainer.train()
-    after = trainer.evaluate()
+    logged = [h for h in trainer.state.log_history if any(k.startswith("eval_") for k in h)]
+    if logged and logged[-1].get("step") == trainer.state.global_step:
+        after = dict(logged[-1])
+    else:
+        after = trainer.evaluate()
     history = [{"step": 0, **{k: v for k, v in before.items() if k.startswith("eval_")}}] + list(trainer.state.log_history)
     return before, after, history
