@@ -22,6 +22,8 @@ QUESTIONS = ["When do owls hunt?", "What do owls eat?", "Where do owls nest?", "
              "Why do owls hoot?", "How long do owls live?", "Can owls turn their heads?", "Do owls migrate?"]
 GOOD = "Owls hunt at night; the passage says so [1]."
 BAD = "no idea lol"
+#: What each run of the ``trained`` fixture told the user, line by line.
+SAID: dict[str, list[str]] = {}
 TINY = dict(max_steps=2, batch_size=2, eval_every=2, max_length=96, max_prompt_length=48, val_fraction=0.25)
 
 
@@ -54,10 +56,12 @@ def trained(tmp_path_factory):
         data = pairs_from_store(settings)
         registry = AdapterRegistry()
         config = RunConfig(learning_rate=1e-3, **TINY)
+        said = SAID
+        said.update(rm=[], dpo=[], kto=[])
         results = {
-            "rm": train_reward(name="rm", data=data, config=config, device="cpu"),
-            "dpo": train_dpo(name="dpo", data=data, config=config, device="cpu"),
-            "kto": train_kto(name="kto", data=data, config=config, device="cpu"),
+            "rm": train_reward(name="rm", data=data, config=config, device="cpu", progress=said["rm"].append),
+            "dpo": train_dpo(name="dpo", data=data, config=config, device="cpu", progress=said["dpo"].append),
+            "kto": train_kto(name="kto", data=data, config=config, device="cpu", progress=said["kto"].append),
         }
         yield home, settings, data, registry, results
 
@@ -97,6 +101,23 @@ def test_each_run_saves_safetensors_metadata_history_and_curves(trained):
         history = json.loads((result.folder / "log_history.json").read_text())
         assert history[0]["step"] == 0 and "eval_loss" in history[0]
     assert registry.get("rm").kind == "reward" and registry.get("dpo").kind == "lora"
+
+
+def test_runs_report_progress_in_plain_lines_and_evaluate_once_at_the_end(trained):
+    _home, _settings, _data, registry, results = trained
+    for name, result in results.items():
+        said = SAID[name]
+        # the evaluation before training says it is running, then what it found
+        assert any(line.startswith("evaluating on the validation pairs: batch 1/") for line in said), (name, said)
+        assert any(line.startswith("step 0: ") and "loss" in line for line in said), (name, said)
+        # each training log: step of steps, the loss, the time per step and the time left
+        train_lines = [line for line in said if line.startswith("step 2/2: loss ")]
+        assert train_lines and "s/step, about" in train_lines[0] and "left)" in train_lines[0], (name, said)
+        # training ended on an evaluation, which is the "after": not evaluated a second time
+        history = result.history
+        assert sum(any(k.startswith("eval_") for k in h) for h in history) == 2, (name, history)
+        evaluated = [h for h in history if "eval_loss" in h]
+        assert registry.get(name).metrics["eval_loss_after"] == round(evaluated[-1]["eval_loss"], 4)
     # DPO logs its implicit rewards: margins and the share of pairs ranked right
     assert "eval_reward_margins" in registry.get("dpo").metrics and "eval_reward_accuracies" in registry.get("dpo").metrics
 
@@ -110,8 +131,13 @@ def test_reward_model_loads_and_scores_and_refuses_to_chat(trained, chat_llm):
     judge = RewardModel.load("rm", registry=registry, device="cpu")
     scores = judge.score(data.pairs[0].messages, [GOOD, BAD, GOOD])
     assert len(scores) == 3 and scores[0] == pytest.approx(scores[2], abs=1e-4) and scores[0] != scores[1]
-    accuracy, margins = judge.pairwise_accuracy(data.pairs[:3])
-    assert 0.0 <= accuracy <= 1.0 and len(margins) == 3
+    scored: list[int] = []
+    accuracy, margins = judge.pairwise_accuracy(data.pairs[:3], batch_size=4, on_scored=scored.append)
+    assert sum(scored) == 6 and len(margins) == 3
+    # scored in length-sorted batches, the margins come back in the pairs' order
+    one_by_one = [c - r for c, r in (judge.score(p.messages, [p.chosen, p.rejected]) for p in data.pairs[:3])]
+    assert margins == pytest.approx(one_by_one, abs=1e-4)
+    assert accuracy == sum(m > 0 for m in one_by_one) / 3
     with pytest.raises(AdapterError, match="is a reward model"):
         chat_llm.with_adapter("rm")
 

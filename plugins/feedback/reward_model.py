@@ -20,7 +20,7 @@ training.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from assistant.adapters import META_FILE, AdapterError, AdapterInfo, AdapterRegistry, check_compatible, weights_fingerprint
@@ -153,20 +153,30 @@ class RewardModel:
     def encode(self, messages: Sequence[dict[str, str]], response: str) -> list[int]:
         return encode(self.tokenizer, messages, response, self.max_length, self.max_prompt_length)
 
-    def score_ids(self, sequences: Sequence[list[int]], batch_size: int = 8) -> list[float]:
+    def score_ids(self, sequences: Sequence[list[int]], batch_size: int = 8,
+                  on_batch: Callable[[int], None] | None = None) -> list[float]:
+        """One reward per token sequence, in the order given.
+
+        Sequences are scored in batches of similar length (sorted, then put
+        back in order), so short answers do not pay for the padding of long
+        ones; ``on_batch(n)`` is told after each batch of ``n`` sequences."""
         import torch
 
         pad = self.tokenizer.pad_token_id
-        scores: list[float] = []
+        order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
+        scores = [0.0] * len(sequences)
         with self._lock, torch.inference_mode():
-            for start in range(0, len(sequences), batch_size):
-                batch = sequences[start:start + batch_size]
+            for start in range(0, len(order), batch_size):
+                batch = [sequences[i] for i in order[start:start + batch_size]]
                 width = max(len(s) for s in batch)
                 # right padding: the head reads the last non-pad token
                 ids = torch.tensor([s + [pad] * (width - len(s)) for s in batch], device=self.device)
                 mask = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in batch], device=self.device)
                 logits = self.model(input_ids=ids, attention_mask=mask).logits
-                scores.extend(float(v) for v in logits[:, 0].float().cpu())
+                for i, value in zip(order[start:start + batch_size], logits[:, 0].float().cpu()):
+                    scores[i] = float(value)
+                if on_batch is not None:
+                    on_batch(len(batch))
         return scores
 
     def score(self, messages: Sequence[dict[str, str]], responses: Sequence[str], batch_size: int = 8) -> list[float]:
@@ -174,14 +184,17 @@ class RewardModel:
         return self.score_ids([self.encode(messages, r) for r in responses], batch_size)
 
     def pairwise_accuracy(self, pairs: Sequence[Any], batch_size: int = 8,
-                          on_pair: Any = None) -> tuple[float, list[float]]:
-        """Share of pairs whose chosen response scores above the rejected one, and the margins."""
-        margins: list[float] = []
+                          on_scored: Callable[[int], None] | None = None) -> tuple[float, list[float]]:
+        """Share of pairs whose chosen response scores above the rejected one, and the margins.
+
+        All answers are scored together in length-sorted batches;
+        ``on_scored(n)`` is told as each batch of ``n`` answers is done (two
+        per pair)."""
+        sequences: list[list[int]] = []
         for pair in pairs:
-            chosen, rejected = self.score(pair.messages, [pair.chosen, pair.rejected], batch_size)
-            margins.append(chosen - rejected)
-            if on_pair is not None:
-                on_pair()
+            sequences += [self.encode(pair.messages, pair.chosen), self.encode(pair.messages, pair.rejected)]
+        scores = self.score_ids(sequences, batch_size, on_scored)
+        margins = [scores[2 * k] - scores[2 * k + 1] for k in range(len(pairs))]
         accuracy = sum(m > 0 for m in margins) / len(margins) if margins else 0.0
         return accuracy, margins
 

@@ -272,8 +272,9 @@ def eval_reward(app: Any, reward_model: str, data: Path, limit: int, keep_ties: 
     if not pairs.pairs:
         raise ConfigError(f"no usable pairs in {data}", "each line needs prompt, chosen and rejected that differ")
     judge = RewardModel.load(reward_model, model_spec=settings.model, device=settings.device, offline=settings.offline)
-    with click.progressbar(length=len(pairs.pairs), label="scoring", file=click.get_text_stream("stderr")) as bar:
-        accuracy, margins = judge.pairwise_accuracy(pairs.pairs, on_pair=lambda: bar.update(1))
+    with click.progressbar(length=2 * len(pairs.pairs), label="scoring answers",
+                           file=click.get_text_stream("stderr")) as bar:
+        accuracy, margins = judge.pairwise_accuracy(pairs.pairs, on_scored=bar.update)
     low, high = wilson(accuracy, len(margins))
     click.echo(f"pairwise accuracy {accuracy:.3f} (95 % CI {low:.3f}-{high:.3f}) on {len(margins)} pairs of {data}; "
                f"mean margin {sum(margins) / len(margins):.3f}")
