@@ -56,12 +56,11 @@ def trained(tmp_path_factory):
         data = pairs_from_store(settings)
         registry = AdapterRegistry()
         config = RunConfig(learning_rate=1e-3, **TINY)
-        said = SAID
-        said.update(rm=[], dpo=[], kto=[])
+        SAID.update(rm=[], dpo=[], kto=[])
         results = {
-            "rm": train_reward(name="rm", data=data, config=config, device="cpu", progress=said["rm"].append),
-            "dpo": train_dpo(name="dpo", data=data, config=config, device="cpu", progress=said["dpo"].append),
-            "kto": train_kto(name="kto", data=data, config=config, device="cpu", progress=said["kto"].append),
+            "rm": train_reward(name="rm", data=data, config=config, device="cpu", progress=SAID["rm"].append),
+            "dpo": train_dpo(name="dpo", data=data, config=config, device="cpu", progress=SAID["dpo"].append),
+            "kto": train_kto(name="kto", data=data, config=config, device="cpu", progress=SAID["kto"].append),
         }
         yield home, settings, data, registry, results
 
@@ -101,6 +100,8 @@ def test_each_run_saves_safetensors_metadata_history_and_curves(trained):
         history = json.loads((result.folder / "log_history.json").read_text())
         assert history[0]["step"] == 0 and "eval_loss" in history[0]
     assert registry.get("rm").kind == "reward" and registry.get("dpo").kind == "lora"
+    # DPO logs its implicit rewards: margins and the share of pairs ranked right
+    assert "eval_reward_margins" in registry.get("dpo").metrics and "eval_reward_accuracies" in registry.get("dpo").metrics
 
 
 def test_runs_report_progress_in_plain_lines_and_evaluate_once_at_the_end(trained):
@@ -118,8 +119,6 @@ def test_runs_report_progress_in_plain_lines_and_evaluate_once_at_the_end(traine
         assert sum(any(k.startswith("eval_") for k in h) for h in history) == 2, (name, history)
         evaluated = [h for h in history if "eval_loss" in h]
         assert registry.get(name).metrics["eval_loss_after"] == round(evaluated[-1]["eval_loss"], 4)
-    # DPO logs its implicit rewards: margins and the share of pairs ranked right
-    assert "eval_reward_margins" in registry.get("dpo").metrics and "eval_reward_accuracies" in registry.get("dpo").metrics
 
 
 def test_reward_model_loads_and_scores_and_refuses_to_chat(trained, chat_llm):
