@@ -173,3 +173,16 @@ class AdapterSet:
     @property
     def loaded(self) -> list[str]:
         return sorted(self.infos)
+
+
+def prompt_virtual(active: Active) -> Any:
+    """The active prompt-learning adapter as the decode loop's :class:`~assistant.hf_decode.Virtual`:
+    a soft prompt's embeddings (P-tuning's come out of its encoder the same
+    way), or a prefix's keys and values for a batch of a given size."""
+    from .hf_decode import Virtual
+
+    wrapper = active.module
+    config = wrapper.active_peft_config
+    if config.peft_type.value == "PREFIX_TUNING":
+        return Virtual(config.num_virtual_tokens, prefix=lambda batch: wrapper.get_prompt(batch_size=batch))
+    return Virtual(config.num_virtual_tokens, embeds=wrapper.get_prompt(batch_size=1)[0])  # (tokens, hidden)

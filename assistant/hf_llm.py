@@ -171,10 +171,12 @@ class TransformersLLM:
     # ------------------------------------------------------ the decode loop
 
     def _use_loop(self, decoding: Decoding, active: Any) -> bool:
-        """Our decode loop (assistant/hf_decode.py) on the CPU; generate() for
-        beams, required words, soft prompts / prefix tuning and GPUs."""
-        return (self.model.device.type == "cpu" and decoding.num_beams == 1 and not decoding.require
-                and not active.prompt_learning)
+        """Our decode loop (assistant/hf_decode.py) on the CPU, and for
+        prompt-learning adapters everywhere (PEFT's generate for them breaks
+        with transformers' releases: hf_decode's docstring); generate() for
+        beams, required words and the GPU otherwise."""
+        return (decoding.num_beams == 1 and not decoding.require
+                and (self.model.device.type == "cpu" or active.prompt_learning))
 
     def _decode_model(self, active: Any) -> Any:
         """The module that decodes: the low-precision twin for the base model, else the active module."""
@@ -194,14 +196,19 @@ class TransformersLLM:
         return self._twin[0]
 
     def _loop(self, active: Any, enc: Any, runs: int, decoding: Decoding, streaming: bool = False) -> Any:
+        from .adapter_runtime import prompt_virtual
         from .hf_decode import decode_steps
         from .sampling import Sampler
         from .wordforms import banned_sequences
 
         banned = banned_sequences(decoding.exclude,
                                   lambda form: self.tokenizer(form, add_special_tokens=False)["input_ids"])
-        return decode_steps(active.module, self._decode_model(active), self.tokenizer, enc, runs, decoding,
-                            Sampler(decoding, banned), self._eos_ids(), text_every_step=streaming)
+        prefill, decode, virtual = active.module, self._decode_model(active), None
+        if active.prompt_learning:  # the base model, the adapter's virtual positions in front
+            prefill = decode = active.module.get_base_model()
+            virtual = prompt_virtual(active)
+        return decode_steps(prefill, decode, self.tokenizer, enc, runs, decoding,
+                            Sampler(decoding, banned), self._eos_ids(), text_every_step=streaming, virtual=virtual)
 
     def _loop_results(self, rows: list[Any], enc: Any, n: int, deterministic: bool) -> list[list[Candidate]]:
         results: list[list[Candidate]] = [[] for _ in range(enc["input_ids"].shape[0])]
@@ -218,12 +225,15 @@ class TransformersLLM:
         ``num_return_sequences`` the prompt would be prefilled ``runs`` times."""
         from transformers import DynamicCache
 
+        from .hf_decode import cache_kwarg
+
         ids, mask = enc["input_ids"], enc["attention_mask"]
         cache = DynamicCache(config=self.model.config)
-        module(input_ids=ids[:, :-1], attention_mask=mask[:, :-1], past_key_values=cache, use_cache=True)
+        cache_kw = cache_kwarg(self.model)  # renamed in transformers 5.24
+        module(input_ids=ids[:, :-1], attention_mask=mask[:, :-1], **{cache_kw: cache}, use_cache=True)
         cache.batch_repeat_interleave(runs)
         return module.generate(input_ids=ids.repeat(runs, 1), attention_mask=mask.repeat(runs, 1),
-                                   past_key_values=cache, **self._generate_kwargs(decoding, 1))
+                               **{cache_kw: cache}, **self._generate_kwargs(decoding, 1))
 
     def _candidate(self, tokens: Any, prompt_tokens: int, decoding: Decoding, index: int) -> Candidate:
         ids = tokens.tolist()
