@@ -6,7 +6,7 @@ al., "What Makes Good In-Context Examples for GPT-3?", 2022: +44 % relative
 on table-to-text with kNN-chosen examples); MMR keeps several near-copies of
 one example from filling the prompt. Banks are JSONL files (``input``,
 ``output``, optional ``rationale``, ``id``, ``tags``): the project's own in
-``corpora/examples/``, the user's in ``<data>/examples/`` (``assistant
+``plugins/example_banks/`` (package data), the user's in ``<data>/examples/`` (``assistant
 examples add`` writes there), and any listed in the plugin's ``banks``
 option. Inputs are embedded with the configured embedder into a FAISS
 index; embeddings are cached as .npy keyed by the banks' content.
@@ -29,7 +29,7 @@ from typing import Any
 from assistant import CorpusError, Example, hookimpl, load_embedder
 from assistant.paths import cache_dir, data_dir
 
-PROJECT_BANKS = Path(__file__).resolve().parents[1] / "corpora" / "examples"
+PROJECT_BANKS = Path(__file__).resolve().parent / "example_banks"  # shipped in the wheel as package data
 _LOCK = threading.Lock()
 _LOADED: dict[str, "Bank"] = {}
 
