@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Install the newest versions pyproject.toml allows into a throwaway
+# environment and run the suite there, without touching .venv or the lock.
+# It prints what differs from constraints.txt, so an upgrade is a decision:
+# if the suite passes, move the lock with bash scripts/lock.sh.
+#
+#   bash scripts/try-newest.sh              # the whole suite
+#   bash scripts/try-newest.sh -x tests/test_adapters.py   # pytest's arguments
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+work=$(mktemp -d -t assistant-newest-XXXXXX)
+trap 'rm -rf "$work"' EXIT
+VENV="$work/venv" CONSTRAINTS=none bash scripts/setup.sh
+echo "try-newest: versions that differ from constraints.txt (locked -> newest):"
+"$work/venv/bin/python" -m pip --disable-pip-version-check freeze --exclude-editable \
+    | "$work/venv/bin/python" -c '
+import re, sys
+for line in sys.stdin:
+    line = line.strip()
+    wheel = re.match(r"([A-Za-z0-9_.-]+) @ file://.*/[A-Za-z0-9_.]+-([0-9][^-]*)-[^/]*\.whl", line)
+    if wheel:  # a wheel built here (llama-cpp-python): lock its version
+        line = f"{wheel[1]}=={wheel[2]}"
+    print(re.sub(r"^([A-Za-z0-9_.-]+==[^+]+)\+.*", r"\1", line))' \
+    | "$work/venv/bin/python" -c '
+import sys
+def read(lines):
+    pins = {}
+    for line in lines:
+        if "==" in line and not line.startswith("#"):
+            name, version = line.strip().split("==", 1)
+            pins[name.lower().replace("_", "-")] = version
+    return pins
+locked, newest = read(open("constraints.txt")), read(sys.stdin)
+changed = [f"  {n}: {locked.get(n, \"(not locked)\")} -> {v}" for n, v in sorted(newest.items()) if locked.get(n) != v]
+print("\n".join(changed) or "  none: the lock is the newest")'
+export ASSISTANT_REQUIRE_LLAMACPP=1
+"$work/venv/bin/python" -m pytest -q "$@"
