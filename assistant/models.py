@@ -22,8 +22,10 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 import time
 import warnings
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -289,15 +291,55 @@ def load_generator(spec: str = "embedded", device: str = "auto", dtype: str = "a
                        time.perf_counter() - start)
 
 
+#: Loaded embedders, one per folder, device and files' times (see load_embedder)
+_EMBEDDERS: dict[tuple[str, str, tuple[int, ...]], Any] = {}
+_EMBEDDER_LOCKS: "weakref.WeakKeyDictionary[Any, threading.RLock]" = weakref.WeakKeyDictionary()
+_EMBEDDERS_LOCK = threading.Lock()
+
+
 def load_embedder(spec: str = "embedded", device: str = "auto", offline: bool = True) -> Any:
-    """A ``SentenceTransformer`` for the given spec (embedded by default)."""
+    """A ``SentenceTransformer`` for the given spec (embedded by default).
+
+    Loaded once per process for each folder and device (and again when the
+    folder's files change): a sentence-transformers model holds no state
+    between ``encode`` calls, so every retriever, collection and example
+    selector can share it. What they share is its tokenizer, whose padding
+    and truncation settings each call may set: use it under
+    :func:`embedder_lock`."""
     source = resolve_embedder(spec)
     folder = source.location if source.kind == "folder" else hub_snapshot(source.location, offline)
-    quiet_transformers()
-    from sentence_transformers import SentenceTransformer
-
     dev = resolve_device(device)
+    key = (str(Path(folder).resolve()), dev, _folder_stamp(Path(folder)))
+    with _EMBEDDERS_LOCK:
+        if key in _EMBEDDERS:
+            return _EMBEDDERS[key]
+        quiet_transformers()
+        from sentence_transformers import SentenceTransformer
+
+        try:
+            model = SentenceTransformer(folder, device=dev)
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"could not load embedder from {folder}: {exc}",
+                             "is it a sentence-transformers folder?") from None
+        _EMBEDDERS[key] = model
+        return model
+
+
+def embedder_lock(embedder: Any) -> "threading.RLock":
+    """The lock to hold while encoding or tokenizing with ``embedder``: two
+    threads (a sync beside a question in the chat) may share it, and a fast
+    tokenizer refuses to change its truncation while another thread encodes."""
+    with _EMBEDDERS_LOCK:
+        lock = _EMBEDDER_LOCKS.get(embedder)
+        if lock is None:
+            lock = _EMBEDDER_LOCKS[embedder] = threading.RLock()
+        return lock
+
+
+def _folder_stamp(folder: Path) -> tuple[int, ...]:
+    """Size and modification time of the folder's top-level files: a model saved again reloads."""
     try:
-        return SentenceTransformer(folder, device=dev)
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"could not load embedder from {folder}: {exc}", "is it a sentence-transformers folder?") from None
+        return tuple(x for entry in sorted(os.scandir(folder), key=lambda e: e.name) if entry.is_file()
+                     for x in (entry.stat().st_size, entry.stat().st_mtime_ns))
+    except OSError:
+        return ()

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant import CorpusError, Example, hookimpl, load_embedder
+from assistant.models import embedder_lock
 from assistant.paths import cache_dir, data_dir
 
 PROJECT_BANKS = Path(__file__).resolve().parent / "example_banks"  # shipped in the wheel as package data
@@ -133,12 +134,16 @@ class SemanticSelector:
             return _LOADED[key]
 
     def select(self, query: str, k: int) -> list[Example]:
-        from assistant_plugins.faiss_retrieval.ranking import mmr
-
         files = bank_files(self.extra)
         if k <= 0 or not files:
             return []
         embedder = self._embedder()
+        with embedder_lock(embedder):  # shared with the retrievers, maybe in another thread
+            return self._select(query, k, files, embedder)
+
+    def _select(self, query: str, k: int, files: list[Path], embedder: Any) -> list[Example]:
+        from assistant_plugins.faiss_retrieval.ranking import mmr
+
         bank = load_bank(files, embedder, self.settings.embedder)
         if not bank.examples:
             return []

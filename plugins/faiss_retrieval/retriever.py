@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant import CorpusError, IndexCorruptError, Passage, Settings, SyncReport, load_embedder
+from assistant.models import embedder_lock
 from assistant.paths import collections_dir
 
 from .chunking import Chunk, chunk_document
@@ -68,7 +69,9 @@ class FaissRetriever:
         return self._embedder
 
     def count_tokens(self, text: str) -> int:
-        return len(self.embedder.tokenizer(text, add_special_tokens=False)["input_ids"])
+        embedder = self.embedder
+        with embedder_lock(embedder):  # shared with other retrievers and threads (see load_embedder)
+            return len(embedder.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def chunker_settings(self) -> dict[str, Any]:
         return {"max_tokens": self.settings.chunk_tokens, "version": 1}
@@ -83,8 +86,9 @@ class FaissRetriever:
             return np.zeros((0, self.embedder.get_embedding_dimension()), dtype="float32")
 
         def encode(part: list[str], bar: bool) -> Any:
-            return self.embedder.encode(part, batch_size=32, normalize_embeddings=True,
-                                        convert_to_numpy=True, show_progress_bar=bar)
+            with embedder_lock(self.embedder):
+                return self.embedder.encode(part, batch_size=32, normalize_embeddings=True,
+                                            convert_to_numpy=True, show_progress_bar=bar)
 
         if on_progress is None:
             vectors = encode(texts, progress)
