@@ -32,7 +32,8 @@ def read(lines):
             pins[name.lower().replace("_", "-")] = version
     return pins
 locked, newest = read(open("constraints.txt")), read(sys.stdin)
-changed = [f"  {n}: {locked.get(n, \"(not locked)\")} -> {v}" for n, v in sorted(newest.items()) if locked.get(n) != v]
+NEW = "(not locked)"
+changed = [f"  {n}: {locked.get(n, NEW)} -> {v}" for n, v in sorted(newest.items()) if locked.get(n) != v]
 print("\n".join(changed) or "  none: the lock is the newest")'
 export ASSISTANT_REQUIRE_LLAMACPP=1
 "$work/venv/bin/python" -m pytest -q "$@"
