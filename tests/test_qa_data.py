@@ -49,7 +49,9 @@ def test_recipe_on_the_real_model_keeps_only_filtered_grounded_pairs(real_llm):
     report = q.generate_qa(real_llm, [passage], questions_per_passage=1, max_new_tokens=32)
     assert report.passages == 1 and report.model_calls >= 2
     kept = report.records
-    assert len(kept) + sum(report.dropped.values()) >= 1  # every question is either kept or counted as dropped
+    # one question asked for, from three sampled drafts (seed 0), and an unusable free answer is replaced
+    # by the passage sentence the model finds likeliest: the recipe must end with one usable pair here
+    assert len(kept) == 1, f"no pair kept; dropped: {dict(report.dropped)}"
     for record in kept:
         assert q.check_question(record["question"], PASSAGE, set()) is None
         assert q.check_answer(record["answer"], record["question"], PASSAGE) is None

@@ -107,8 +107,15 @@ def test_budget_in_seconds_and_tokens_stops_a_turn_clearly():
 def test_self_consistency_on_the_real_model_reports_agreement(real_llm):
     answer = engine(real_llm).answer("What is 2 + 3?", strategy="self_consistency", use_retrieval=False,
                                      options={"samples": 3}, decoding=Decoding(max_new_tokens=40, seed=0))
-    assert len(answer.candidates) == 3 and 0.0 <= answer.metadata["agreement"] <= 1.0
-    assert answer.usage.model_calls == 1
+    assert len(answer.candidates) == 3 and answer.usage.model_calls == 1  # three paths, one batched call
+    # the vote recounted from the three real paths: the reported votes, agreement and winner must be theirs
+    normals = [normalise(extract(c.text)) for c in answer.candidates]
+    counts = {n: normals.count(n) for n in normals if n}
+    assert counts, f"no path gave an answer: {[c.text for c in answer.candidates]}"
+    assert answer.metadata["votes"] == counts
+    assert answer.metadata["agreement"] == pytest.approx(max(counts.values()) / sum(counts.values()))
+    chosen = answer.metadata["chosen"]
+    assert counts[normals[chosen]] == max(counts.values()) and answer.text == answer.candidates[chosen].text
 
 
 def test_best_of_n_keeps_the_candidate_the_verifiers_prefer():

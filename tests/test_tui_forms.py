@@ -28,6 +28,16 @@ def labels(node) -> list[str]:
     return out
 
 
+def highlighted_command(palette) -> str:
+    """The title of the command the palette runs on Enter; "" while none is shown highlighted."""
+    from textual.command import CommandList
+
+    commands = palette.query_one(CommandList)
+    if not commands.has_class("--visible") or commands.highlighted is None:
+        return ""
+    return str(commands.get_option_at_index(commands.highlighted).prompt).split("\n", 1)[0]
+
+
 async def type_into_focused(pilot, text: str) -> None:
     await pilot.press("ctrl+a", "ctrl+k")  # clear the field (Input's own keys)
     for key in text:
@@ -180,7 +190,9 @@ async def test_every_action_is_in_the_command_palette(indexed):
         await until(pilot, lambda: isinstance(app.screen, CommandPalette))
         for key in "Decoding":
             await pilot.press(key)
-        await pilot.pause(0.3)
+        # the palette searches in a worker and shows its matches in batches: Enter
+        # runs the highlighted match, so wait until the one typed is highlighted
+        await until(pilot, lambda: highlighted_command(app.screen) == "Decoding")
         await pilot.press("enter")
         await until(pilot, lambda: ready(app, FormScreen))
         assert app.screen.title_text == "Decoding for the next turns"

@@ -16,6 +16,8 @@ from assistant.testing import ScriptedLLM, write_tiny_corpus
 from assistant.tui.app import ChatApp
 from assistant.tui.session import ChatSession
 
+from .test_tui import rank_screen_ready, until
+
 SIZE = (110, 32)
 
 
@@ -30,8 +32,7 @@ def app(home, tmp_path):
 async def ready(pilot) -> None:
     for field in pilot.app.query("Input"):
         field.cursor_blink = False  # a blinking cursor would make the picture depend on timing
-    while not pilot.app.session.loaded or "ready" not in pilot.app.sub_title:
-        await pilot.pause(0.05)
+    await until(pilot, lambda: pilot.app.session.loaded and "ready" in pilot.app.sub_title)
 
 
 def test_empty_chat_screen(app, snap_compare):
@@ -51,12 +52,10 @@ def test_rank_screen(app, snap_compare):
         await ready(pilot)
         app.query_one("#question").value = "When do owls hunt?"
         await pilot.press("enter")
-        while app.busy or app.session.last_answer is None:
-            await pilot.pause(0.05)
+        await until(pilot, lambda: not app.busy and app.session.last_answer is not None)
         await pilot.press("ctrl+f")
-        while type(app.screen).__name__ != "RankScreen":
-            await pilot.pause(0.05)
+        await until(pilot, lambda: rank_screen_ready(app))  # up, its candidates drawn, its input focused
         app.screen.query_one("#order").cursor_blink = False
-        await pilot.pause(0.1)
+        await pilot.pause()  # let the input repaint without its blink timer (snap_compare then waits for idle)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=before)
