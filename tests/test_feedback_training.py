@@ -83,7 +83,8 @@ def test_the_store_gives_one_pair_per_ranked_question(trained):
     _home, _settings, data, _registry, _results = trained
     assert len(data.pairs) == len(QUESTIONS)
     assert all(p.chosen == GOOD and p.rejected == BAD and p.margin == 1.0 for p in data.pairs)
-    assert "When do owls hunt?" in data.pairs[0].question or any("owls" in p.question for p in data.pairs)
+    # one pair per ranked question: each question ends exactly one pair's (conditioned) prompt
+    assert sorted(q for p in data.pairs for q in QUESTIONS if p.question.endswith(q)) == sorted(QUESTIONS)
 
 
 def test_each_run_saves_safetensors_metadata_history_and_curves(trained):
@@ -216,11 +217,36 @@ def test_eval_reward_leaves_out_pairs_whose_scores_tie(trained, tmp_path):
     assert kept.returncode == 0 and "on 3 pairs" in kept.stdout and "left out" not in kept.stderr
 
 
-def test_dpo_and_kto_adapters_load_into_the_chat_model(chat_llm):
+def greedy(llm, prompts, tokens: int = 12) -> list[str]:
+    return [group[0].text for group in llm.generate(list(prompts), decoding=Decoding(max_new_tokens=tokens))]
+
+
+def trained_prompts(trained):
+    """The conversations the adapters were trained on, as the chat model renders them."""
+    from assistant_plugins.feedback.winrate import prompt_from_messages
+
+    return [prompt_from_messages(p.prompt) for p in trained[2].pairs]
+
+
+def test_dpo_and_kto_adapters_load_into_the_chat_model_and_change_its_answers(trained, chat_llm):
+    prompts = trained_prompts(trained)
+    base = greedy(chat_llm, prompts)
+
+    def margin(view, prompt) -> float:
+        return view.score(prompt, GOOD) - view.score(prompt, BAD)
+
+    base_margins = [margin(chat_llm, p) for p in prompts[:4]]
     for name in ("dpo", "kto"):
         view = chat_llm.with_adapter(name)
-        [[candidate]] = view.generate(["Name a bird."], decoding=Decoding(max_new_tokens=4))
-        assert candidate.text.strip() and view.adapter.label == name
+        assert view.adapter.label == name
+        # greedy on both sides, so a difference can only come from the adapter's weights
+        # (two steps move a few near-ties, not every answer: some prompt must change)
+        assert greedy(view, prompts) != base, f"{name}: the adapter left every greedy answer unchanged"
+        # and in the direction of the feedback: the good answer gains on the bad one on each
+        # trained prompt (measured: by about 5 nats after the fixture's two steps)
+        margins = [margin(view, p) for p in prompts[:4]]
+        assert all(m > b for m, b in zip(margins, base_margins)), (name, margins, base_margins)
+    assert greedy(chat_llm, prompts) == base  # the base model is untouched by the adapters loaded beside it
 
 
 def test_reward_model_is_a_verifier_for_best_of_n(trained):
@@ -240,7 +266,7 @@ def test_reward_model_is_a_verifier_for_best_of_n(trained):
     assert answer.metadata["chosen"] == best  # the only verifier decides
 
 
-def test_rl_runs_a_step_against_the_reward_model(trained):
+def test_rl_runs_a_step_against_the_reward_model_and_the_policy_loads(trained, chat_llm):
     from assistant_plugins.feedback.runs import RunConfig
     from assistant_plugins.feedback.tune_rl import train_rl
 
@@ -252,6 +278,66 @@ def test_rl_runs_a_step_against_the_reward_model(trained):
     assert result.info.kind == "lora" and result.info.config["method"] == "grpo"
     assert result.info.metrics["steps"] == 1 and "adapter_model.safetensors" in registry.files("rl")
     assert any("reward" in h for h in result.history)
+    # the saved policy is a chat adapter: it loads from the registry and answers
+    view = chat_llm.with_adapter("rl")
+    assert view.adapter.label == "rl" and greedy(view, trained_prompts(trained)[:1], tokens=4)[0].strip()
+
+
+def test_tune_rl_with_rloo_saves_a_policy_that_loads(trained, chat_llm):
+    home, _settings, _data, registry, _results = trained
+    result = run_cli("tune", "rl", "--algorithm", "rloo", "--name", "rloo", "--from-store", "--reward-model", "rm",
+                     "--max-steps", "1", "--generations", "2", "--max-completion-length", "8", "--batch-size", "2",
+                     "--max-length", "96", "--max-prompt-length", "48", "--val-fraction", "0.25", "--eval-every", "2",
+                     "--device", "cpu", env={"ASSISTANT_HOME": str(home)})
+    assert result.returncode == 0, result.stderr
+    assert "RLOO: " in result.stderr and "judged by reward model 'rm'" in result.stderr  # RLOO's trainer ran
+    assert "saved lora adapter 'rloo' (rloo)" in result.stdout and "held-out mean reward" in result.stdout
+    info = registry.get("rloo")
+    assert info.kind == "lora" and info.config["method"] == "rloo" and info.config["reward_model"] == "rm"
+    assert info.metrics["steps"] == 1
+    history = json.loads((registry.path("rloo") / "log_history.json").read_text())
+    assert any("reward" in h for h in history[1:]), history  # the reward model scored the samples
+    view = chat_llm.with_adapter("rloo")
+    assert view.adapter.label == "rloo" and greedy(view, trained_prompts(trained)[:1], tokens=4)[0].strip()
+
+
+def test_eval_winrate_judges_the_adapter_against_the_base_model(trained, chat_llm, tmp_path):
+    from assistant_plugins.feedback.reward_model import RewardModel
+    from assistant_plugins.feedback.winrate import wilson
+
+    home, _settings, data, registry, _results = trained
+    held_out = tmp_path / "held-out.jsonl"
+    held_out.write_text("".join(json.dumps({"prompt": p.messages, "chosen": p.chosen, "rejected": p.rejected}) + "\n"
+                                for p in data.pairs[:3]))
+    out = tmp_path / "winrate.json"
+    # float32 as chat_llm, so the command's greedy answers can be checked against it; transformers,
+    # as the adapter path under test is the same one chat_llm runs
+    result = run_cli("--backend", "transformers", "eval", "winrate", "--adapter", "kto", "--reward-model", "rm",
+                     "--data", str(held_out), "--limit", "2", "--max-new-tokens", "12", "--device", "cpu",
+                     "--json", str(out), env={"ASSISTANT_HOME": str(home), "ASSISTANT_DTYPE": "float32"})
+    assert result.returncode == 0, result.stderr
+    report = json.loads(out.read_text())
+    rows = report["rows"]
+    assert report["n"] == len(rows) == 2  # --limit
+    # each row holds the base model's and the adapter's own greedy answers to that prompt
+    prompts = trained_prompts(trained)[:2]
+    kto = chat_llm.with_adapter("kto")
+    for row, prompt in zip(rows, prompts):
+        assert row["base"] == greedy(chat_llm, [prompt])[0] and row["adapter"] == greedy(kto, [prompt])[0], row
+    assert any(row["base"] != row["adapter"] for row in rows)  # the adapter was applied
+    # the judge's scores, and the tally that follows from them (an equal answer ties)
+    judge = RewardModel.load("rm", registry=registry, device="cpu")
+    wins = ties = 0
+    for row, pair in zip(rows, data.pairs):
+        score_base, score_adapter = judge.score(pair.messages, [row["base"], row["adapter"]])
+        assert (row["score_base"], row["score_adapter"]) == (pytest.approx(score_base, abs=1e-3),
+                                                             pytest.approx(score_adapter, abs=1e-3))
+        ties += abs(score_adapter - score_base) < 1e-3
+        wins += score_adapter - score_base >= 1e-3
+    assert (report["wins"], report["ties"], report["losses"]) == (wins, ties, 2 - wins - ties)
+    assert report["rate"] == pytest.approx((wins + ties / 2) / 2)
+    assert report["ci95"] == pytest.approx(list(wilson(report["rate"], 2)))
+    assert f"kto vs base on 2 prompts, judged by rm: win rate {report['rate']:.3f}" in result.stdout
 
 
 def test_too_few_pairs_and_bad_data_give_clear_messages(tmp_path, home):
