@@ -51,6 +51,7 @@ def test_unknown_model_is_a_clean_error(home):
     assert_clean_error(run_cli("ask", "hi", "--model", "./nowhere/model.gguf"), "does not exist")
 
 
+@pytest.mark.real_model  # ask loads the generator before the retriever finds no index
 def test_ask_before_index_says_what_to_do(home):
     assert_clean_error(run_cli("ask", "hi"), "has not been indexed yet", "assistant index PATH")
 

@@ -11,11 +11,12 @@ from assistant.engine import Engine
 from assistant.testing import ScriptedLLM
 from assistant.types import Decoding
 
-pytestmark = pytest.mark.real_model
+# real_model test by test: the metadata test runs on the scripted model
 QUESTION = "What color is the sky on a clear day? Answer in one sentence."
 BASE = Decoding(max_new_tokens=40)
 
 
+@pytest.mark.real_model
 def test_excluding_a_word_removes_it_and_changes_the_answer(real_llm):
     plain = real_llm.generate([QUESTION], decoding=BASE)[0][0].text
     assert "blue" in plain.lower()  # what the model says unconstrained
@@ -23,6 +24,7 @@ def test_excluding_a_word_removes_it_and_changes_the_answer(real_llm):
     assert "blue" not in constrained.lower() and constrained != plain
 
 
+@pytest.mark.real_model
 def test_requiring_a_word_makes_it_appear_in_every_path(real_llm):
     plain = real_llm.generate([QUESTION], decoding=BASE)[0][0].text
     assert "ocean" not in plain.lower()
@@ -33,6 +35,7 @@ def test_requiring_a_word_makes_it_appear_in_every_path(real_llm):
     assert all("ocean" in c.text.lower() for c in sampled)
 
 
+@pytest.mark.real_model
 def test_constraints_hold_when_streaming(real_llm):
     decoding = dataclasses.replace(BASE, require=("purple",), exclude=("blue",))
     text = "".join(real_llm.stream(QUESTION, decoding)).lower()

@@ -11,19 +11,22 @@ from assistant_plugins.semantic_examples import SemanticSelector, add_example
 
 from .conftest import run_cli
 
-pytestmark = pytest.mark.real_model
+# real_model test by test: a bad bank line and the active-prompting arithmetic need no embedder
 
 
+@pytest.mark.real_model
 def test_selects_the_most_similar_examples(home):
     chosen = SemanticSelector(Settings()).select("How many eggs are in 5 boxes if a box holds 6 eggs?", 2)
     assert chosen[0].id == "arith-02" and chosen[0].rationale and len(chosen) == 2
 
 
+@pytest.mark.real_model
 def test_the_token_budget_limits_how_many_are_used(home):
     tight = Settings(plugins={"semantic_examples": {"max_tokens": 10}})
     assert len(SemanticSelector(tight).select("How many cookies does each child get?", 3)) == 1
 
 
+@pytest.mark.real_model
 def test_added_examples_persist_and_are_selected(home):
     question = "How many legs do 3 spiders have?"
     before = [e.id for e in SemanticSelector(Settings()).select(question, 1)]
@@ -34,6 +37,7 @@ def test_added_examples_persist_and_are_selected(home):
     assert (home / "examples" / "added.jsonl").exists()
 
 
+@pytest.mark.real_model
 def test_examples_reach_the_prompt_with_their_rationale(home):
     llm = ScriptedLLM("The answer is 30.")
     engine = Engine(Settings(example_selector="semantic", examples_k=2), llm=llm)
@@ -51,6 +55,7 @@ def test_a_bad_bank_line_names_the_file_and_line(home, tmp_path):
         SemanticSelector(settings).select("q", 1)
 
 
+@pytest.mark.real_model
 def test_examples_commands(home):
     added = run_cli("examples", "add", "--input", "What is 9 times 9?", "--output", "The answer is 81.")
     assert added.returncode == 0 and "added to" in added.stdout
@@ -76,6 +81,7 @@ def test_active_prompting_ranks_the_questions_the_model_disagrees_on():
     assert all(c.n == 4 and c.decoding.temperature > 0 for c in llm.calls)
 
 
+@pytest.mark.real_model
 def test_examples_uncertain_on_the_real_model(home, tmp_path):
     questions = tmp_path / "q.txt"
     questions.write_text("What is 2 + 2?\nHow many legs do 3 spiders have?\n")

@@ -16,7 +16,7 @@ from assistant.testing import ScriptedLLM
 from .conftest import run_cli
 from .test_feedback import OnePassage
 
-pytestmark = pytest.mark.real_model
+# real_model test by test: the refusals of bad data come before any model is loaded
 
 QUESTIONS = ["When do owls hunt?", "What do owls eat?", "Where do owls nest?", "How do owls fly so quietly?",
              "Why do owls hoot?", "How long do owls live?", "Can owls turn their heads?", "Do owls migrate?"]
@@ -79,6 +79,7 @@ def chat_llm(trained):
     return llm
 
 
+@pytest.mark.real_model
 def test_the_store_gives_one_pair_per_ranked_question(trained):
     _home, _settings, data, _registry, _results = trained
     assert len(data.pairs) == len(QUESTIONS)
@@ -87,6 +88,7 @@ def test_the_store_gives_one_pair_per_ranked_question(trained):
     assert sorted(q for p in data.pairs for q in QUESTIONS if p.question.endswith(q)) == sorted(QUESTIONS)
 
 
+@pytest.mark.real_model
 def test_each_run_saves_safetensors_metadata_history_and_curves(trained):
     _home, _settings, _data, registry, results = trained
     for name, result in results.items():
@@ -105,6 +107,7 @@ def test_each_run_saves_safetensors_metadata_history_and_curves(trained):
     assert "eval_reward_margins" in registry.get("dpo").metrics and "eval_reward_accuracies" in registry.get("dpo").metrics
 
 
+@pytest.mark.real_model
 def test_runs_report_progress_in_plain_lines_and_evaluate_once_at_the_end(trained):
     _home, _settings, _data, registry, results = trained
     for name, result in results.items():
@@ -122,6 +125,7 @@ def test_runs_report_progress_in_plain_lines_and_evaluate_once_at_the_end(traine
         assert registry.get(name).metrics["eval_loss_after"] == round(evaluated[-1]["eval_loss"], 4)
 
 
+@pytest.mark.real_model
 def test_reward_model_loads_and_scores_and_refuses_to_chat(trained, chat_llm):
     from assistant.adapters import AdapterError
     from assistant_plugins.feedback.reward_model import RewardModel
@@ -142,6 +146,7 @@ def test_reward_model_loads_and_scores_and_refuses_to_chat(trained, chat_llm):
         chat_llm.with_adapter("rm")
 
 
+@pytest.mark.real_model
 def test_mean_pooling_head_reads_the_mean_of_the_hidden_states():
     """The "mean" head scores the mean of every real token's hidden state
     (padding left out), whatever the padding of the batch."""
@@ -167,6 +172,7 @@ def test_mean_pooling_head_reads_the_mean_of_the_hidden_states():
         assert not torch.allclose(last(**batch).logits[:, 0], expected, atol=1e-3)  # the last token alone differs
 
 
+@pytest.mark.real_model
 def test_the_head_learns_faster_than_the_lora(trained):
     import torch
 
@@ -197,6 +203,7 @@ def test_the_head_learns_faster_than_the_lora(trained):
     assert scale_head_lr(untouched, 1.0) == 0 and untouched.optimizer is None
 
 
+@pytest.mark.real_model
 def test_eval_reward_leaves_out_pairs_whose_scores_tie(trained, tmp_path):
     home = trained[0]
     data = tmp_path / "pairs.jsonl"
@@ -228,6 +235,7 @@ def trained_prompts(trained):
     return [prompt_from_messages(p.prompt) for p in trained[2].pairs]
 
 
+@pytest.mark.real_model
 def test_dpo_and_kto_adapters_load_into_the_chat_model_and_change_its_answers(trained, chat_llm):
     prompts = trained_prompts(trained)
     base = greedy(chat_llm, prompts)
@@ -249,6 +257,7 @@ def test_dpo_and_kto_adapters_load_into_the_chat_model_and_change_its_answers(tr
     assert greedy(chat_llm, prompts) == base  # the base model is untouched by the adapters loaded beside it
 
 
+@pytest.mark.real_model
 def test_reward_model_is_a_verifier_for_best_of_n(trained):
     home, _settings, _data, _registry, _results = trained
     with pytest.MonkeyPatch.context() as mp:
@@ -266,6 +275,7 @@ def test_reward_model_is_a_verifier_for_best_of_n(trained):
     assert answer.metadata["chosen"] == best  # the only verifier decides
 
 
+@pytest.mark.real_model
 def test_rl_runs_a_step_against_the_reward_model_and_the_policy_loads(trained, chat_llm):
     from assistant_plugins.feedback.runs import RunConfig
     from assistant_plugins.feedback.tune_rl import train_rl
@@ -283,6 +293,7 @@ def test_rl_runs_a_step_against_the_reward_model_and_the_policy_loads(trained, c
     assert view.adapter.label == "rl" and greedy(view, trained_prompts(trained)[:1], tokens=4)[0].strip()
 
 
+@pytest.mark.real_model
 def test_tune_rl_with_rloo_saves_a_policy_that_loads(trained, chat_llm):
     home, _settings, _data, registry, _results = trained
     result = run_cli("tune", "rl", "--algorithm", "rloo", "--name", "rloo", "--from-store", "--reward-model", "rm",
@@ -301,6 +312,7 @@ def test_tune_rl_with_rloo_saves_a_policy_that_loads(trained, chat_llm):
     assert view.adapter.label == "rloo" and greedy(view, trained_prompts(trained)[:1], tokens=4)[0].strip()
 
 
+@pytest.mark.real_model
 def test_eval_winrate_judges_the_adapter_against_the_base_model(trained, chat_llm, tmp_path):
     from assistant_plugins.feedback.reward_model import RewardModel
     from assistant_plugins.feedback.winrate import wilson
@@ -370,6 +382,7 @@ def test_too_few_pairs_and_bad_data_give_clear_messages(tmp_path, home):
     assert "pass either --data FILE or --from-store" in neither.stderr
 
 
+@pytest.mark.real_model
 def test_top_rated_answers_flow_into_the_example_bank(trained):
     home = trained[0]
     env = {"ASSISTANT_HOME": str(home)}
@@ -382,6 +395,7 @@ def test_top_rated_answers_flow_into_the_example_bank(trained):
     assert "added 0 answers" in again.stdout  # nothing twice
 
 
+@pytest.mark.real_model
 def test_adapters_list_shows_methods_and_reward_accuracy(trained):
     listed = run_cli("adapters", "list", env={"ASSISTANT_HOME": str(trained[0])})
     assert listed.returncode == 0, listed.stderr

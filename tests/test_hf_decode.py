@@ -23,6 +23,8 @@ from assistant.types import Decoding
 
 from .near_ties import assert_same_up_to_near_tie
 
+pytestmark = pytest.mark.real_model
+
 PROMPTS = ["What is the capital of France?",
            "Write a short paragraph about the history of the bicycle, with dates.",
            "Name a fruit."]

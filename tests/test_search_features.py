@@ -18,7 +18,7 @@ from assistant_plugins.faiss_retrieval.ranking import Filters, mmr
 
 from .conftest import SAMPLE, run_cli
 
-pytestmark = pytest.mark.real_model
+# real_model test by test: the IVF round trip and the MMR arithmetic need no embedder
 
 ANIMALS = ["owls", "foxes", "badgers", "herons", "otters", "moles", "hares", "wrens", "voles", "stoats"]
 
@@ -33,6 +33,7 @@ def write_notes(folder, count):
     return folder
 
 
+@pytest.mark.real_model
 def test_large_collection_switches_to_ivf_and_keeps_exact_answers(home, tmp_path):
     notes = write_notes(tmp_path / "notes", 120)
     ivf = Engine(Settings(device="cpu", ann_threshold=50))
@@ -83,6 +84,7 @@ def test_ivf_vectors_round_trip_and_grow_retrains():
     assert grown.trained_on == 900 and grown.nlist > info.nlist
 
 
+@pytest.mark.real_model
 def test_filters_restrict_every_mode(home, tmp_corpus):
     retriever = Engine(Settings(device="cpu")).retriever()
     for mode in ("dense", "bm25", "hybrid"):
@@ -97,6 +99,7 @@ def test_filters_restrict_every_mode(home, tmp_corpus):
     assert unfiltered[0].source == "tea.txt"
 
 
+@pytest.mark.real_model
 def test_filter_flags_on_the_command_line(home, tmp_corpus):
     result = run_cli("search", "green tea", "--type", "md", "--json")
     assert result.returncode == 0, result.stderr
@@ -107,6 +110,7 @@ def test_filter_flags_on_the_command_line(home, tmp_corpus):
     assert result.returncode == 2 and "1.5" in result.stderr
 
 
+@pytest.mark.real_model
 def test_mmr_prefers_a_different_passage_over_a_duplicate(home, tmp_path):
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -132,6 +136,7 @@ def test_mmr_arithmetic():
     assert mmr([], vectors[:0], 2, 0.5) == []
 
 
+@pytest.mark.real_model
 def test_reranker_reorders_by_its_own_scores(home, tmp_corpus):
     from assistant.models import resolve_embedder
 
@@ -148,6 +153,7 @@ def test_reranker_reorders_by_its_own_scores(home, tmp_corpus):
         Engine(Settings(device="cpu", reranker=str(home / "no-such-model"))).retriever().search("owls", 1)
 
 
+@pytest.mark.real_model
 def test_jsonl_corpus_records_are_chunked_and_cited_by_line(home, tmp_path):
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -167,6 +173,7 @@ def test_jsonl_corpus_records_are_chunked_and_cited_by_line(home, tmp_path):
     assert hit.location == "corpus.jsonl:4"
 
 
+@pytest.mark.real_model
 def test_follow_up_questions_find_the_passages_of_the_conversation(home, tmp_path):
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -183,6 +190,7 @@ def test_follow_up_questions_find_the_passages_of_the_conversation(home, tmp_pat
     assert off.retrieval_queries("When was it founded?", history) == ["When was it founded?"]
 
 
+@pytest.mark.real_model
 def test_conversation_keeps_citation_numbers_across_turns(home, tmp_corpus):
     llm = ScriptedLLM(["Barn owls hunt at night [1].", "Tea is steeped at 80 degrees [1].",
                        "Owls swallow prey whole [1]."])
@@ -200,6 +208,7 @@ def test_conversation_keeps_citation_numbers_across_turns(home, tmp_corpus):
     assert "<user> When do barn owls hunt?\n<assistant> Barn owls hunt at night [1]." in rendered
 
 
+@pytest.mark.real_model
 def test_a_real_conversation_on_the_embedded_model(sample_engine):
     conversation = Conversation(sample_engine)
     first = conversation.ask("How do I build an index of my notes folder?")
@@ -223,6 +232,7 @@ def tmp_corpus(home, tmp_path):
     return corpus
 
 
+@pytest.mark.real_model
 def test_sample_corpus_filter_by_folder_glob(home, tmp_path):
     corpus = tmp_path / "corpus"
     shutil.copytree(SAMPLE, corpus)
@@ -231,6 +241,7 @@ def test_sample_corpus_filter_by_folder_glob(home, tmp_path):
     assert {p.source for p in engine.retriever().search("installation", 5)} <= {"privacy.txt", "troubleshooting.txt"}
 
 
+@pytest.mark.real_model
 def test_condense_with_the_model_searches_its_rewrite(home, tmp_path):
     docs = tmp_path / "docs"
     docs.mkdir()

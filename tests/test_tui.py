@@ -86,6 +86,7 @@ def answers(app) -> list[AnswerMessage]:
     return list(app.query(AnswerMessage))
 
 
+@pytest.mark.real_model
 async def test_ask_streams_the_answer_then_shows_sources_and_trace(indexed):
     llm = ScriptedLLM(lambda prompt, i: "Barn owls hunt at **night** [1].")
     app = make_app(llm, top_k=2)
@@ -106,6 +107,7 @@ async def test_ask_streams_the_answer_then_shows_sources_and_trace(indexed):
         assert "When do owls hunt?" in llm.calls[-1].prompts[0]
 
 
+@pytest.mark.real_model
 async def test_keys_work_while_an_answer_is_generated_and_esc_stops_it(indexed):
     llm = SlowLLM(lambda prompt, i: " ".join(["word"] * 200))
     app = make_app(llm)
@@ -127,6 +129,7 @@ async def test_keys_work_while_an_answer_is_generated_and_esc_stops_it(indexed):
         assert app.session.conversation.turns == []  # a stopped answer is not kept
 
 
+@pytest.mark.real_model
 async def test_rank_two_candidates_into_the_feedback_store(indexed):
     replies = iter(["First answer.", "Owls hunt at night.", "Owls sleep by day."])
     app = make_app(ScriptedLLM(lambda prompt, i: next(replies)))
@@ -153,6 +156,7 @@ async def test_rank_two_candidates_into_the_feedback_store(indexed):
         store.close()
 
 
+@pytest.mark.real_model
 async def test_rate_copy_and_bad_rankings_give_notifications(indexed):
     app = make_app(ScriptedLLM("Owls hunt at night."))
     async with app.run_test(size=SIZE) as pilot:
@@ -178,6 +182,7 @@ async def test_rate_copy_and_bad_rankings_give_notifications(indexed):
         store.close()
 
 
+@pytest.mark.real_model
 async def test_open_a_source_in_its_file(indexed):
     app = make_app(ScriptedLLM("International Orange [1]."), top_k=1)
     async with app.run_test(size=SIZE) as pilot:
@@ -192,6 +197,7 @@ async def test_open_a_source_in_its_file(indexed):
         await until(pilot, lambda: not isinstance(app.screen, SourceScreen))
 
 
+@pytest.mark.real_model
 async def test_pickers_help_and_new_conversation(indexed):
     app = make_app(ScriptedLLM("An answer."))
     async with app.run_test(size=SIZE) as pilot:
@@ -225,6 +231,7 @@ async def test_pickers_help_and_new_conversation(indexed):
         assert app.session.conversation.turns == []
 
 
+@pytest.mark.real_model
 async def test_adapter_picker_lists_saved_adapters_and_sets_the_turns_adapter(indexed, home):
     import json
 
@@ -251,6 +258,7 @@ async def test_adapter_picker_lists_saved_adapters_and_sets_the_turns_adapter(in
         assert any("cannot apply adapters" in str(w.render()) for w in app.query("Static"))
 
 
+@pytest.mark.real_model
 async def test_key_bindings_come_from_the_config(indexed):
     app = make_app(ScriptedLLM("x"), plugins={"tui": {"keys": {"help": "f9"}}})
     async with app.run_test(size=SIZE) as pilot:
@@ -296,6 +304,7 @@ async def test_end_to_end_on_the_embedded_model(sample_engine):
     await asyncio.sleep(0)
 
 
+@pytest.mark.real_model
 async def test_conversations_are_saved_resumed_renamed_exported_and_deleted(indexed, tmp_path):
     from assistant.history import HistoryStore
 
@@ -352,6 +361,7 @@ async def test_conversations_are_saved_resumed_renamed_exported_and_deleted(inde
     assert bad.returncode != 0 and "no saved conversation" in bad.stderr
 
 
+@pytest.mark.real_model
 async def test_collections_screen_adds_syncs_chooses_and_deletes(home, tmp_path):
     from assistant.paths import collections_dir
 

@@ -16,7 +16,7 @@ from assistant_plugins.feedback import open_store
 from .test_strategies import _tot_reply
 from .test_tui import SIZE, answers, ask, indexed, make_app, rank_screen_ready, ready, until  # noqa: F401
 
-pytestmark = pytest.mark.asyncio
+pytestmark = [pytest.mark.asyncio, pytest.mark.real_model]  # `indexed` embeds the corpus with the real embedder
 
 
 def labels(node) -> list[str]:

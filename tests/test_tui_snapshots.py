@@ -18,6 +18,7 @@ from assistant.tui.session import ChatSession
 
 from .test_tui import rank_screen_ready, until
 
+pytestmark = pytest.mark.real_model  # the app fixture indexes the corpus with the real embedder
 SIZE = (110, 32)
 
 
