@@ -43,16 +43,19 @@ PROMPTS = ["What is the capital of France?", "Write one sentence about the sea."
 
 def _hf_reference(llm, prompt: str, tokens: int = 12) -> tuple[list[int], list[int], np.ndarray]:
     """Prompt ids, greedy tokens of the transformers model, and its log-probability
-    rows predicting each of them (teacher forcing)."""
+    rows predicting each of them (teacher forcing). The greedy tokens come from
+    PEFT's forward on the whole sequence at each step, not from a generate():
+    PeftModel.generate depends on transformers' cache argument's name."""
     import torch
 
     text = llm.render(prompt)
     prompt_ids = llm.tokenizer(text, add_special_tokens=False)["input_ids"]
     with torch.inference_mode():
         active = llm._active()
-        out = active.module.generate(input_ids=torch.tensor([prompt_ids]), max_new_tokens=tokens, do_sample=False,
-                                     pad_token_id=llm.tokenizer.pad_token_id)
-        generated = out[0, len(prompt_ids):].tolist()
+        generated: list[int] = []
+        while len(generated) < tokens and not (generated and generated[-1] in llm._eos_ids()):
+            step = active.module(input_ids=torch.tensor([prompt_ids + generated])).logits[0, -1]
+            generated.append(int(step.argmax()))
         ids = torch.tensor([prompt_ids + generated])
         logits = active.module(input_ids=ids).logits[0, active.virtual_tokens:]
     rows = torch.log_softmax(logits[len(prompt_ids) - 1:-1].float(), dim=-1).numpy()
