@@ -123,6 +123,7 @@ def test_bench_prints_a_table_and_writes_json(tmp_path):
     assert "assistant --help wall time" in result.stdout and "python -c pass" not in result.stdout
     data = json.loads(out.read_text())
     [row] = data["rows"]
-    assert row["bench"] == "help" and row["unit"] == "s" and 0 < row["value"] < 5
-    assert row["baseline"] is not None and row["met"] in (True, False)
+    assert row["name"] == "help.wall_s" and row["bench"] == "help" and row["unit"] == "s" and row["value"] > 0
+    assert row["baseline"] > 0 and row["ratio"] == pytest.approx(row["baseline"] / row["value"])
+    assert row["met"] in (True, False) and data["repeat"] == 2 and data["quick"] is False
     assert_clean_error(run_cli("bench", "--only", "nonsense"), "unknown benchmark(s): nonsense", "available:")

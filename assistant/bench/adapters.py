@@ -17,46 +17,60 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-from . import BenchContext, Row, median
+from . import BenchContext, Row, median, ratio
 
 METHODS = ("full", "lora", "lora_checkpointing", "prompt")
+
+
+def _workers(ctx: BenchContext) -> dict[str, dict]:
+    """Each method's measurements, from a fresh process per method (so memory
+    peaks do not mix); under --quick, one process for all (peaks are not
+    compared there, and each process start costs seconds)."""
+    shape = ["--batch", "1", "--length", "32", "--steps", "1"] if ctx.quick else []
+    groups = [list(METHODS)] if ctx.quick else [[m] for m in METHODS]
+    results = {}
+    for methods in groups:
+        ctx.log(f"adapters: training with {', '.join(methods)} in a fresh process...")
+        out = subprocess.run([sys.executable, "-m", "assistant.bench.adapters", *methods, *shape],
+                             capture_output=True, text=True, timeout=900)
+        if out.returncode != 0:
+            raise RuntimeError(f"bench worker {', '.join(methods)} failed: {out.stderr[-2000:]}")
+        for line in out.stdout.strip().splitlines()[-len(methods):]:
+            result = json.loads(line)
+            results[result["method"]] = result
+    return results
 
 
 def bench_adapters(ctx: BenchContext) -> list[Row]:
     """Trainable share, seconds per step and peak memory of LoRA, soft prompt and
     full fine-tuning at batch 4 x 256; adapter switch time vs reloading the model."""
-    results = {}
-    for method in METHODS:
-        ctx.log(f"adapters: training 3 steps with {method} in a fresh process...")
-        out = subprocess.run([sys.executable, "-m", "assistant.bench.adapters", method],
-                             capture_output=True, text=True, timeout=900)
-        if out.returncode != 0:
-            raise RuntimeError(f"bench worker {method} failed: {out.stderr[-2000:]}")
-        results[method] = json.loads(out.stdout.strip().splitlines()[-1])
+    results = _workers(ctx)
     gib = 1 << 30
     full = results["full"]
     rows: list[Row] = []
     for method, r in results.items():
         rows += [
-            Row("adapters", f"{method}: trainable share", 100 * r["trainable"] / r["total"], "%"),
-            Row("adapters", f"{method}: seconds per step", r["step_s"], "s",
-                baseline=full["step_s"], baseline_name="full fine-tuning", ratio=full["step_s"] / r["step_s"]),
-            Row("adapters", f"{method}: weights", r["weights"] / gib, "GiB"),
-            Row("adapters", f"{method}: gradients + optimizer state", r["grads_optim"] / gib, "GiB",
-                baseline=full["grads_optim"] / gib, baseline_name="full fine-tuning",
-                ratio=full["grads_optim"] / max(r["grads_optim"], 1)),
-            Row("adapters", f"{method}: activations and temporaries", r["activations"] / gib, "GiB"),
-            Row("adapters", f"{method}: total peak", r["peak"] / gib, "GiB",
-                baseline=full["peak"] / gib, baseline_name="full fine-tuning", ratio=full["peak"] / r["peak"]),
+            Row(f"adapters.{method}.trainable_pct", 100 * r["trainable"] / r["total"], "%",
+                f"{method}: trainable share"),
+            Row(f"adapters.{method}.step_s", r["step_s"], "s", f"{method}: seconds per step",
+                baseline=full["step_s"], baseline_name="full fine-tuning", ratio=ratio(full["step_s"], r["step_s"])),
+            Row(f"adapters.{method}.weights_gib", r["weights"] / gib, "GiB", f"{method}: weights"),
+            Row(f"adapters.{method}.grads_optim_gib", r["grads_optim"] / gib, "GiB",
+                f"{method}: gradients + optimizer state", baseline=full["grads_optim"] / gib,
+                baseline_name="full fine-tuning", ratio=full["grads_optim"] / max(r["grads_optim"], 1)),
+            Row(f"adapters.{method}.activations_gib", r["activations"] / gib, "GiB",
+                f"{method}: activations and temporaries"),
+            Row(f"adapters.{method}.peak_gib", r["peak"] / gib, "GiB", f"{method}: total peak",
+                baseline=full["peak"] / gib, baseline_name="full fine-tuning", ratio=ratio(full["peak"], r["peak"])),
         ]
     lora = results["lora"]
-    ratio = full["grads_optim"] / max(lora["grads_optim"], 1)
-    rows.append(Row("adapters", "LoRA gradients + optimizer vs full", ratio, "x smaller", goal=">= 20x",
-                    met=ratio >= 20))
+    smaller = full["grads_optim"] / max(lora["grads_optim"], 1)
+    rows.append(Row("adapters.lora_grads_optim_smaller_x", smaller, "x smaller", "LoRA gradients + optimizer vs full",
+                    goal=">= 20x", met=smaller >= 20))
     ckpt = results["lora_checkpointing"]["peak"] / full["peak"]
-    rows.append(Row("adapters", "LoRA + checkpointing peak / full peak", ckpt, "", goal="<= 0.667", met=ckpt <= 2 / 3))
+    rows.append(Row("adapters.lora_checkpointing_peak_share", ckpt, "", "LoRA + checkpointing peak / full peak",
+                    goal="<= 0.667", met=ckpt <= 2 / 3))
     rows += _switching(ctx)
     return rows
 
@@ -78,7 +92,7 @@ def _switching(ctx: BenchContext) -> list[Row]:
         load_s, _ = _timed(lambda: [adapters.load(n) for n in ("lora-1", "lora-2", "soft")])
         specs = [AdapterSpec.parse(s) for s in ("lora-1", "lora-2", "", "soft", "lora-1")]
         times = []
-        for _ in range(max(ctx.repeat, 5)):
+        for _ in range(ctx.size(max(ctx.repeat, 5), ctx.repeat)):
             for spec in specs:
                 seconds, _ = _timed(lambda: adapters.activate(spec))
                 times.append(seconds)
@@ -86,19 +100,20 @@ def _switching(ctx: BenchContext) -> list[Row]:
         # what an unmerged adapter costs per generated token
         from ..types import Decoding
 
-        decoding = Decoding(max_new_tokens=32)
+        tokens = ctx.size(32, 4)
+        decoding = Decoding(max_new_tokens=tokens)
         base_s = median([_timed(lambda: llm.generate(["Tell me about rivers."], decoding=decoding))[0]
                          for _ in range(ctx.repeat)])
         lora = llm.with_adapter("lora-1")
         lora_s = median([_timed(lambda: lora.generate(["Tell me about rivers."], decoding=decoding))[0]
                          for _ in range(ctx.repeat)])
     return [
-        Row("adapters", "switch adapter (median of lora/lora/none/soft)", switch * 1000, "ms",
-            baseline=reload_s * 1000, baseline_name="reload the base model", ratio=reload_s / switch,
+        Row("adapters.switch_ms", switch * 1000, "ms", "switch adapter (median of lora/lora/none/soft)",
+            baseline=reload_s * 1000, baseline_name="reload the base model", ratio=ratio(reload_s, switch),
             goal="<= 50 ms", met=switch <= 0.05),
-        Row("adapters", "load three adapters once", load_s * 1000, "ms"),
-        Row("adapters", "generate 32 tokens with a LoRA active", lora_s, "s", baseline=base_s,
-            baseline_name="no adapter", ratio=base_s / lora_s),
+        Row("adapters.load_three_ms", load_s * 1000, "ms", "load three adapters once"),
+        Row("adapters.lora_generate_s", lora_s, "s", f"generate {tokens} tokens with a LoRA active",
+            baseline=base_s, baseline_name="no adapter", ratio=ratio(base_s, lora_s)),
     ]
 
 
@@ -190,6 +205,21 @@ def worker(method: str, batch: int = 4, length: int = 256, steps: int = 3) -> di
             "step_s": median(times[1:]) if len(times) > 1 else times[0], "peak_rss": peak}
 
 
+def _main(argv: list[str]) -> None:
+    """``python -m assistant.bench.adapters METHOD... [--batch B --length L --steps S]``:
+    one JSON line per method."""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("methods", nargs="+", choices=METHODS)
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--length", type=int, default=256)
+    parser.add_argument("--steps", type=int, default=3)
+    args = parser.parse_args(argv)
+    for method in args.methods:
+        print(json.dumps(worker(method, args.batch, args.length, args.steps)), flush=True)
+
+
 if __name__ == "__main__":
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    print(json.dumps(worker(sys.argv[1])))
+    _main(sys.argv[1:])

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import BenchContext, Row, median
+from . import BenchContext, Row, median, ratio
 from .transformers_decode import transformers_rows
 
 PROMPT = ("You are a helpful assistant. Read the passage and answer in detail.\n\n"
@@ -41,6 +41,8 @@ PROMPT = ("You are a helpful assistant. Read the passage and answer in detail.\n
           "as coral polyps. It supports a wide diversity of life and was selected as a World Heritage Site in "
           "1981. Climate change, pollution and crown-of-thorns starfish threaten its health.\n\n"
           "Question: Write a long, detailed essay about the reef, its history and the threats it faces.")
+#: --quick's prompt: the same code paths with a short prefill
+QUICK_PROMPT = "Write a long, detailed essay about the Great Barrier Reef and the threats it faces."
 TOKENS = 64
 SAMPLES = 5
 
@@ -58,21 +60,22 @@ def _stream_stats(stream: Any) -> tuple[float, float, int]:
     return first, (tokens - 1) / max(total - first, 1e-9), tokens
 
 
-def _raw_llama(gguf: Path) -> Any:
+def raw_llama(gguf: Path, n_ctx: int = 2048) -> Any:
     """llama-cpp-python's own high-level API, on every core like our backend
-    (its default is half of them)."""
-    import llama_cpp
+    (its default is half of them). Also the raw baseline of ``bench ask``."""
+    from ..llamacpp.runtime import import_llama_cpp
 
-    return llama_cpp.Llama(model_path=str(gguf), n_ctx=2048, n_threads=os.cpu_count() or 1, verbose=False)
+    return import_llama_cpp().Llama(model_path=str(gguf), n_ctx=n_ctx, n_threads=os.cpu_count() or 1,
+                                    verbose=False)
 
 
-def _raw_run(llm: Any, text: str) -> tuple[float, float]:
-    """TTFT and decode tokens/s of one cold completion on the raw API."""
+def raw_completion(llm: Any, text: str, tokens: int = TOKENS) -> tuple[float, float]:
+    """TTFT and decode tokens/s of one cold greedy completion on the raw API."""
     llm.reset()  # a cold prompt each time
     start = time.perf_counter()
     first = None
     count = 0
-    for _ in llm.create_completion(text, max_tokens=TOKENS, temperature=0.0, stream=True):
+    for _ in llm.create_completion(text, max_tokens=tokens, temperature=0.0, stream=True):
         if first is None:
             first = time.perf_counter() - start
         count += 1
@@ -81,19 +84,19 @@ def _raw_run(llm: Any, text: str) -> tuple[float, float]:
     return first, (count - 1) / max(total - first, 1e-9)
 
 
-def _raw_samples(llm: Any, text: str) -> float:
+def _raw_samples(llm: Any, text: str, tokens: int) -> float:
     """Tokens per second of SAMPLES sampled completions on the raw API, one
     after another (its prompt cache spares the prefill after the first)."""
     llm.reset()
     start = time.perf_counter()
     produced = 0
     for seed in range(SAMPLES):
-        out = llm.create_completion(text, max_tokens=TOKENS, temperature=0.7, top_p=0.95, seed=seed)
+        out = llm.create_completion(text, max_tokens=tokens, temperature=0.7, top_p=0.95, seed=seed)
         produced += out["usage"]["completion_tokens"]
     return produced / (time.perf_counter() - start)
 
 
-def _pure_decode(runtime: Any, prompt_ids: list[int], sequences: int, steps: int = TOKENS) -> float:
+def _pure_decode(runtime: Any, prompt_ids: list[int], sequences: int, steps: int) -> float:
     """Tokens/s of ``llama_decode`` alone (no sampling, no text) with
     ``sequences`` copies of the prompt decoding side by side: the ceiling any
     sampler on top can reach."""
@@ -115,10 +118,12 @@ def _bench_lora(gguf: Path, folder: Path) -> tuple[Path, Path]:
     import numpy as np
     from gguf import GGUFReader
 
-    from ..llamacpp.lora_gguf import read_base_shape, write_adapter_gguf
+    from ..llamacpp.lora_gguf import write_adapter_gguf
     from ..llamacpp.merge import write_merged_gguf
 
-    shapes = {t.name: [int(x) for x in t.shape] for t in GGUFReader(str(gguf)).tensors}
+    reader = GGUFReader(str(gguf))  # parsed once: reading the vocabulary takes seconds in Python
+    shapes = {t.name: [int(x) for x in t.shape] for t in reader.tensors}
+    architecture = str(reader.fields["general.architecture"].contents())
     rng = np.random.default_rng(0)
     tensors = {}
     for name, shape in shapes.items():
@@ -126,35 +131,44 @@ def _bench_lora(gguf: Path, folder: Path) -> tuple[Path, Path]:
             n_in, n_out = shape
             tensors[f"{name}.lora_a"] = rng.normal(0, 0.02, (8, n_in)).astype(np.float32)
             tensors[f"{name}.lora_b"] = rng.normal(0, 0.02, (n_out, 8)).astype(np.float32)
-    adapter = write_adapter_gguf(tensors, 16.0, read_base_shape(gguf).architecture, folder / "bench-lora.gguf")
+    adapter = write_adapter_gguf(tensors, 16.0, architecture, folder / "bench-lora.gguf")
     return adapter, write_merged_gguf(gguf, tensors, 16.0, 1.0, folder / "bench-merged.gguf")
 
 
 def bench_backends(ctx: BenchContext) -> list[Row]:
     """Decode speed and first-token time of both backends and of raw llama.cpp;
-    n=5 samples sharing a prefill; LoRA decode cost."""
+    n=5 samples sharing a prefill; LoRA decode cost. Without llama.cpp only
+    the transformers rows run (and a note says why)."""
     from ..backends import llamacpp_problem
+
+    tokens, prompt = ctx.size(TOKENS, 8), ctx.size(PROMPT, QUICK_PROMPT)
+    problem = llamacpp_problem()
+    if problem:
+        ctx.note(f"backends: the llama.cpp rows were not run: {problem}")
+        return transformers_rows(ctx, prompt, tokens, SAMPLES, _stream_stats, None)
+    rows, ours_rate = _llamacpp_rows(ctx, prompt, tokens)
+    return rows + transformers_rows(ctx, prompt, tokens, SAMPLES, _stream_stats, ours_rate)
+
+
+def _llamacpp_rows(ctx: BenchContext, prompt: str, tokens: int) -> tuple[list[Row], float]:
+    """The llama.cpp rows, and our backend's single-stream decode rate."""
     from ..llamacpp.backend import LlamaCppLLM
     from ..llamacpp.runtime import Runtime
     from ..sampling import Sampler
     from ..models import embedded_gguf, resolve_generator
     from ..types import Decoding
 
-    problem = llamacpp_problem()
-    if problem:
-        raise RuntimeError(f"the backends benchmark needs llama.cpp: {problem}")
     gguf = embedded_gguf()
     label = resolve_generator("embedded").label
-    rows: list[Row] = []
-    greedy = Decoding(max_new_tokens=TOKENS)
-    sampled = Decoding(max_new_tokens=TOKENS, temperature=0.7, top_p=0.95, seed=1)
+    greedy = Decoding(max_new_tokens=tokens)
+    sampled = Decoding(max_new_tokens=tokens, temperature=0.7, top_p=0.95, seed=1)
 
     ctx.log("backends: raw llama-cpp-python and our llama.cpp backend, every variant in each round...")
     cpp = LlamaCppLLM(Runtime(gguf), gguf, label)
-    text = cpp.render(PROMPT)
-    prompt_tokens = cpp.count_tokens(PROMPT)
-    prompt_ids = cpp._tokens(PROMPT)
-    raw = _raw_llama(gguf)
+    text = cpp.render(prompt)
+    prompt_tokens = cpp.count_tokens(prompt)
+    prompt_ids = cpp._tokens(prompt)
+    raw = raw_llama(gguf)
     m: dict[str, list[float]] = {k: [] for k in ("raw_ttft", "raw_rate", "cold", "warm", "rate", "lora_rate",
                                                   "samples", "samples_e2e", "raw_samples_e2e", "pure1", "pure5", "merged_rate")}
 
@@ -170,24 +184,24 @@ def bench_backends(ctx: BenchContext) -> list[Row]:
         # slows down (these shared cores do, by +-20 %) affects all alike.
         for round_ in range(ctx.repeat):
             ctx.log(f"backends: round {round_ + 1} of {ctx.repeat}")
-            first, rate = _raw_run(raw, text)
+            first, rate = raw_completion(raw, text, tokens)
             m["raw_ttft"].append(first)
             m["raw_rate"].append(rate)
             fresh()
-            first, rate, _ = _stream_stats(cpp.stream(PROMPT, decoding=greedy))
+            first, rate, _ = _stream_stats(cpp.stream(prompt, decoding=greedy))
             m["cold"].append(first)
             m["rate"].append(rate)
-            first, _, _ = _stream_stats(cpp.stream(PROMPT, decoding=greedy))
+            first, _, _ = _stream_stats(cpp.stream(prompt, decoding=greedy))
             m["warm"].append(first)
             # the LoRA is set behind the backend's back: its adapter key stays "none", so it stays on
             cpp.runtime.set_loras([(lora, 1.0)])
             fresh()
-            m["lora_rate"].append(_stream_stats(cpp.stream(PROMPT, decoding=greedy))[1])
+            m["lora_rate"].append(_stream_stats(cpp.stream(prompt, decoding=greedy))[1])
             cpp.runtime.set_loras([])
             fresh()
             merged.runtime.clear()
             merged._shared["cached"] = []
-            m["merged_rate"].append(_stream_stats(merged.stream(PROMPT, decoding=greedy))[1])
+            m["merged_rate"].append(_stream_stats(merged.stream(prompt, decoding=greedy))[1])
             with cpp._lock:
                 start = time.perf_counter()
                 first = None
@@ -200,9 +214,9 @@ def bench_backends(ctx: BenchContext) -> list[Row]:
             produced = sum(len(r.generated) for r in sample_rows)
             m["samples"].append((produced - SAMPLES) / max(total - (first or 0.0), 1e-9))
             m["samples_e2e"].append(produced / total)
-            m["raw_samples_e2e"].append(_raw_samples(raw, text))
-            m["pure1"].append(_pure_decode(cpp.runtime, prompt_ids, 1))
-            m["pure5"].append(_pure_decode(cpp.runtime, prompt_ids, SAMPLES))
+            m["raw_samples_e2e"].append(_raw_samples(raw, text, tokens))
+            m["pure1"].append(_pure_decode(cpp.runtime, prompt_ids, 1, tokens))
+            m["pure5"].append(_pure_decode(cpp.runtime, prompt_ids, SAMPLES, tokens))
     raw.close()
     fresh()
     raw_ttft, raw_rate = median(m["raw_ttft"]), median(m["raw_rate"])
@@ -217,30 +231,36 @@ def bench_backends(ctx: BenchContext) -> list[Row]:
     def paired(top: str, bottom: str) -> float:
         """The median of per-round ratios: both sides of each ratio ran within
         a minute of each other, so the machine's drift cancels."""
-        return median([a / b for a, b in zip(m[top], m[bottom])])
+        return median([a / b for a, b in zip(m[top], m[bottom]) if b])
 
     raw_name = "raw llama-cpp-python"
-    rows += [
-        Row("backends", "prompt tokens", prompt_tokens, "tokens"),
-        Row("backends", "raw llama.cpp decode", raw_rate, "tok/s"),
-        Row("backends", "raw llama.cpp first token", raw_ttft, "s"),
-        Row("backends", "llamacpp backend decode", ours_rate, "tok/s", baseline=raw_rate, baseline_name=raw_name,
-            ratio=paired("rate", "raw_rate"), goal=">= 1.0x", met=paired("rate", "raw_rate") >= 1.0),
-        Row("backends", "llamacpp backend first token", ours_ttft, "s", baseline=raw_ttft, baseline_name=raw_name,
-            ratio=raw_ttft / ours_ttft),
-        Row("backends", "llamacpp same prompt again, first token", ours_warm, "s", baseline=ours_ttft,
-            baseline_name="cold prompt", ratio=ours_ttft / ours_warm),
-        Row("backends", f"llamacpp n={SAMPLES} samples, decode total", samples_rate, "tok/s", baseline=raw_rate,
-            baseline_name=raw_name + " single-stream decode", ratio=paired("samples", "raw_rate"), goal=">= 1.5x",
-            met=paired("samples", "raw_rate") >= 1.5),
-        Row("backends", f"llama_decode alone, {SAMPLES} sequences (the ceiling)", pure5, "tok/s", baseline=pure1,
+    speed, samples_ratio, merged_ratio = paired("rate", "raw_rate"), paired("samples", "raw_rate"), \
+        paired("merged_rate", "rate")
+    rows = [
+        Row("backends.prompt_tokens", prompt_tokens, "tokens", "prompt tokens"),
+        Row("backends.raw_llamacpp.decode_tokens_per_s", raw_rate, "tokens/s", "raw llama.cpp decode"),
+        Row("backends.raw_llamacpp.first_token_s", raw_ttft, "s", "raw llama.cpp first token"),
+        Row("backends.llamacpp.decode_tokens_per_s", ours_rate, "tokens/s", "llamacpp backend decode",
+            baseline=raw_rate, baseline_name=raw_name, ratio=speed, goal=">= 1.0x", met=speed >= 1.0),
+        Row("backends.llamacpp.first_token_s", ours_ttft, "s", "llamacpp backend first token", baseline=raw_ttft,
+            baseline_name=raw_name, ratio=ratio(raw_ttft, ours_ttft)),
+        Row("backends.llamacpp.same_prompt_first_token_s", ours_warm, "s", "llamacpp same prompt again, first token",
+            baseline=ours_ttft, baseline_name="cold prompt", ratio=ratio(ours_ttft, ours_warm)),
+        Row("backends.llamacpp.samples_decode_tokens_per_s", samples_rate, "tokens/s",
+            f"llamacpp n={SAMPLES} samples, decode total", baseline=raw_rate,
+            baseline_name=raw_name + " single-stream decode", ratio=samples_ratio, goal=">= 1.5x",
+            met=samples_ratio >= 1.5),
+        Row("backends.llama_decode.sequences_tokens_per_s", pure5, "tokens/s",
+            f"llama_decode alone, {SAMPLES} sequences (the ceiling)", baseline=pure1,
             baseline_name="llama_decode alone, 1 sequence", ratio=paired("pure5", "pure1")),
-        Row("backends", f"llamacpp n={SAMPLES} samples, end to end", samples_e2e, "tok/s", baseline=raw_samples_e2e,
-            baseline_name=f"{SAMPLES} raw calls (prompt cached)", ratio=samples_e2e / raw_samples_e2e),
-        Row("backends", "llamacpp decode with a LoRA merged (q,k,v,o r8)", merged_rate, "tok/s", baseline=ours_rate,
-            baseline_name="no adapter", ratio=paired("merged_rate", "rate"), goal=">= 0.95x",
-            met=paired("merged_rate", "rate") >= 0.95),
-        Row("backends", "llamacpp decode with a run-time LoRA (mixes)", lora_rate, "tok/s", baseline=ours_rate,
-            baseline_name="no adapter", ratio=paired("lora_rate", "rate")),
+        Row("backends.llamacpp.samples_end_to_end_tokens_per_s", samples_e2e, "tokens/s",
+            f"llamacpp n={SAMPLES} samples, end to end", baseline=raw_samples_e2e,
+            baseline_name=f"{SAMPLES} raw calls (prompt cached)", ratio=ratio(samples_e2e, raw_samples_e2e)),
+        Row("backends.llamacpp.merged_lora_decode_tokens_per_s", merged_rate, "tokens/s",
+            "llamacpp decode with a LoRA merged (q,k,v,o r8)", baseline=ours_rate, baseline_name="no adapter",
+            ratio=merged_ratio, goal=">= 0.95x", met=merged_ratio >= 0.95),
+        Row("backends.llamacpp.runtime_lora_decode_tokens_per_s", lora_rate, "tokens/s",
+            "llamacpp decode with a run-time LoRA (mixes)", baseline=ours_rate, baseline_name="no adapter",
+            ratio=paired("lora_rate", "rate")),
     ]
-    return rows + transformers_rows(ctx, PROMPT, TOKENS, SAMPLES, _stream_stats, ours_rate)
+    return rows, ours_rate

@@ -18,7 +18,7 @@ import time
 from typing import Any
 
 from ..types import Decoding
-from . import BenchContext, Row, median
+from . import BenchContext, Row, median, ratio
 
 
 class _TimingStreamer:
@@ -62,7 +62,9 @@ def _generate_samples(llm: Any, enc: Any, tokens: int, samples: int) -> float:
 
 
 def transformers_rows(ctx: BenchContext, prompt: str, tokens: int, samples: int, stream_stats: Any,
-                      llamacpp_rate: float) -> list[Row]:
+                      llamacpp_rate: float | None) -> list[Row]:
+    """The transformers rows; ``llamacpp_rate`` (None without llama.cpp) is
+    our llama.cpp backend's decode speed, for the last comparison."""
     from ..hf_llm import TransformersLLM
     from ..models import load_generator
 
@@ -99,22 +101,33 @@ def transformers_rows(ctx: BenchContext, prompt: str, tokens: int, samples: int,
     g32, g16, loop32, ours = (median(m[k]) for k in ("gen32", "gen16", "loop32", "auto"))
     g16_first, ours_first = median(m["gen16_first"]), median(m["auto_first"])
     gen_samples, ours_samples = median(m["gen_samples"]), median(m["auto_samples"])
-    return [
-        Row("backends", "transformers generate() fp32 decode", g32, "tok/s"),
-        Row("backends", "transformers generate() fp32 first token", median(m["gen32_first"]), "s"),
-        Row("backends", "transformers generate() bf16 decode", g16, "tok/s"),
-        Row("backends", "transformers generate() bf16 first token", g16_first, "s"),
-        Row("backends", "transformers backend fp32 decode (our loop)", loop32, "tok/s", baseline=g32,
-            baseline_name="generate() fp32", ratio=loop32 / g32),
-        Row("backends", "transformers backend auto decode (bf16 twin)", ours, "tok/s", baseline=g32,
-            baseline_name="generate() fp32", ratio=ours / g32),
-        Row("backends", "transformers bf16 decode: our loop vs generate()", ours, "tok/s", baseline=g16,
-            baseline_name="generate() bf16", ratio=ours / g16),
-        Row("backends", "transformers backend auto first token (fp32 prefill)", ours_first, "s", baseline=g16_first,
-            baseline_name="generate() bf16", ratio=g16_first / ours_first),
-        Row("backends", f"transformers backend n={samples} samples, end to end", ours_samples, "tok/s",
-            baseline=gen_samples, baseline_name=f"generate(num_return_sequences={samples}) fp32",
-            ratio=ours_samples / gen_samples),
-        Row("backends", "transformers backend auto decode vs llama.cpp", ours, "tok/s", baseline=llamacpp_rate,
-            baseline_name="llamacpp backend", ratio=ours / llamacpp_rate),
+    rows = [
+        Row("backends.transformers.generate_fp32_decode_tokens_per_s", g32, "tokens/s",
+            "transformers generate() fp32 decode"),
+        Row("backends.transformers.generate_fp32_first_token_s", median(m["gen32_first"]), "s",
+            "transformers generate() fp32 first token"),
+        Row("backends.transformers.generate_bf16_decode_tokens_per_s", g16, "tokens/s",
+            "transformers generate() bf16 decode"),
+        Row("backends.transformers.generate_bf16_first_token_s", g16_first, "s",
+            "transformers generate() bf16 first token"),
+        Row("backends.transformers.loop_fp32_decode_tokens_per_s", loop32, "tokens/s",
+            "transformers backend fp32 decode (our loop)", baseline=g32, baseline_name="generate() fp32",
+            ratio=ratio(loop32, g32)),
+        Row("backends.transformers.auto_decode_tokens_per_s", ours, "tokens/s",
+            "transformers backend auto decode (bf16 twin)", baseline=g32, baseline_name="generate() fp32",
+            ratio=ratio(ours, g32)),
+        Row("backends.transformers.auto_vs_generate_bf16_tokens_per_s", ours, "tokens/s",
+            "transformers bf16 decode: our loop vs generate()", baseline=g16, baseline_name="generate() bf16",
+            ratio=ratio(ours, g16)),
+        Row("backends.transformers.auto_first_token_s", ours_first, "s",
+            "transformers backend auto first token (fp32 prefill)", baseline=g16_first,
+            baseline_name="generate() bf16", ratio=ratio(g16_first, ours_first)),
+        Row("backends.transformers.samples_end_to_end_tokens_per_s", ours_samples, "tokens/s",
+            f"transformers backend n={samples} samples, end to end", baseline=gen_samples,
+            baseline_name=f"generate(num_return_sequences={samples}) fp32", ratio=ratio(ours_samples, gen_samples)),
     ]
+    if llamacpp_rate is not None:
+        rows.append(Row("backends.transformers.auto_vs_llamacpp_tokens_per_s", ours, "tokens/s",
+                        "transformers backend auto decode vs llama.cpp", baseline=llamacpp_rate,
+                        baseline_name="llamacpp backend", ratio=ratio(ours, llamacpp_rate)))
+    return rows

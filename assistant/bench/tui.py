@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from . import BenchContext, Row
+from . import BenchContext, Row, median, ratio, temporary_home
 
 SAMPLE = Path(__file__).resolve().parents[2] / "corpora" / "sample"
 
@@ -27,7 +25,7 @@ if sys.argv[1] == "ours":
     from assistant.engine import Engine
     from assistant.tui.app import ChatApp
     from assistant.tui.session import ChatSession
-    app = ChatApp(ChatSession(Engine(Settings(device="cpu"))))
+    app = ChatApp(ChatSession(Engine(Settings(backend=sys.argv[2], device="cpu"))))
 else:
     from textual.app import App
     from textual.widgets import Footer, Header, Input
@@ -46,9 +44,10 @@ print(json.dumps({"first_paint_s": painted[0]}))
 """
 
 
-def _first_paint(which: str) -> float:
-    out = subprocess.run([sys.executable, "-c", PAINT, which], capture_output=True, text=True, timeout=120,
-                         env={**os.environ, "ASSISTANT_HOME": tempfile.mkdtemp()})
+def _first_paint(which: str, backend: str) -> float:
+    with tempfile.TemporaryDirectory() as home:
+        out = subprocess.run([sys.executable, "-c", PAINT, which, backend], capture_output=True, text=True,
+                             timeout=120, env={**os.environ, "ASSISTANT_HOME": home})
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-2000:])
     return json.loads(out.stdout.strip().splitlines()[-1])["first_paint_s"]
@@ -56,57 +55,59 @@ def _first_paint(which: str) -> float:
 
 def bench_tui(ctx: BenchContext) -> list[Row]:
     """First paint of `assistant chat` vs a bare Textual app; Enter-to-first-token overhead."""
-    ours = statistics.median(_first_paint("ours") for _ in range(ctx.repeat))
-    bare = statistics.median(_first_paint("bare") for _ in range(ctx.repeat))
-    rows = [Row("tui", "first paint of the chat screen, s (fresh process)", ours, "s", baseline=bare,
-                baseline_name="bare Textual app", ratio=bare / ours, goal="<= 1 s", met=ours <= 1.0)]
+    ours = median([_first_paint("ours", ctx.backend) for _ in range(ctx.repeat)])
+    bare = median([_first_paint("bare", ctx.backend) for _ in range(ctx.repeat)])
+    rows = [Row("tui.first_paint_s", ours, "s", "first paint of the chat screen, s (fresh process)", baseline=bare,
+                baseline_name="bare Textual app", ratio=ratio(bare, ours), goal="<= 1 s", met=ours <= 1.0)]
     overheads, ui, engine = _stream_overhead(ctx)
-    rows.append(Row("tui", "Enter to first token on screen, ms", statistics.median(ui), "ms",
-                    baseline=statistics.median(engine), baseline_name="engine's own time to first token",
-                    ratio=statistics.median(engine) / statistics.median(ui)))
-    overhead = statistics.median(overheads)
-    rows.append(Row("tui", "UI overhead on the first token, ms", overhead, "ms", goal="<= 50 ms",
-                    met=overhead <= 50))
+    shown, own = median(ui), median(engine)
+    rows.append(Row("tui.enter_to_first_token_ms", shown, "ms", "Enter to first token on screen, ms",
+                    baseline=own, baseline_name="engine's own time to first token", ratio=ratio(own, shown)))
+    overhead = median(overheads)
+    rows.append(Row("tui.first_token_overhead_ms", overhead, "ms", "UI overhead on the first token, ms",
+                    goal="<= 50 ms", met=overhead <= 50))
     return rows
 
 
 def _stream_overhead(ctx: BenchContext) -> tuple[list[float], list[float], list[float]]:
     import asyncio
 
-    from ..config import Settings
     from ..engine import Engine
     from ..tui.app import ChatApp
     from ..tui.session import ChatSession
 
-    with tempfile.TemporaryDirectory() as tmp:
-        os.environ["ASSISTANT_HOME"] = tmp
-        try:
-            engine = Engine(Settings(device="cpu", max_new_tokens=16))
-            engine.index(SAMPLE)
-            app = ChatApp(ChatSession(engine))
-            overheads, ui, own = [], [], []
+    with tempfile.TemporaryDirectory() as tmp, temporary_home(tmp):
+        engine = Engine(ctx.settings(device="cpu", max_new_tokens=ctx.size(16, 4), top_k=ctx.size(3, 1)))
+        engine.index(SAMPLE)
+        app = ChatApp(ChatSession(engine))
+        overheads: list[float] = []
+        ui: list[float] = []
+        own: list[float] = []
 
-            async def run() -> None:
-                async with app.run_test(size=(120, 40)) as pilot:
-                    while not app.session.loaded:
-                        await pilot.pause(0.05)
-                    for i in range(ctx.repeat + 1):
-                        app.query_one("#question").value = f"Where are the converted model weights kept? ({i})"
-                        await pilot.press("enter")
-                        while app.busy or app.first_shown_at is None:
-                            await pilot.pause(0.01)
-                        t = app.session.timing
-                        if i == 0 or t.first_piece is None:
-                            continue  # the first turn warms caches
-                        shown_ms = (app.first_shown_at - app.enter_at) * 1000
-                        engine_ms = (t.first_piece - t.engine_called) * 1000
-                        ui.append(shown_ms)
-                        own.append(engine_ms)
-                        overheads.append(shown_ms - engine_ms)
+        async def run() -> None:
+            async with app.run_test(size=(120, 40)) as pilot:
+                while not app.session.loaded:
+                    await pilot.pause(0.05)
+                warm = ctx.size(1, 0)  # turns that only warm caches (none under --quick)
+                for i in range(ctx.repeat + warm):
+                    app.query_one("#question").value = f"Where are the converted model weights kept? ({i})"
+                    submitted = app.enter_at
+                    await pilot.press("enter")
+                    while app.enter_at == submitted:  # until the app has taken the question
+                        await pilot.pause(0.01)
+                    while app.busy:  # a turn that shows nothing (a failure, an empty answer) ends here too
+                        await pilot.pause(0.01)
+                    t = app.session.timing
+                    if i < warm or t.first_piece is None or app.first_shown_at is None or app.enter_at is None:
+                        continue
+                    shown_ms = (app.first_shown_at - app.enter_at) * 1000
+                    engine_ms = (t.first_piece - t.engine_called) * 1000
+                    ui.append(shown_ms)
+                    own.append(engine_ms)
+                    overheads.append(shown_ms - engine_ms)
 
-            asyncio.run(run())
-            ctx.log(f"Enter to first token: {[round(v) for v in ui]} ms; engine: {[round(v) for v in own]} ms")
-            return overheads, ui, own
-        finally:
-            os.environ.pop("ASSISTANT_HOME", None)
-            time.sleep(0)
+        asyncio.run(run())
+    if not ui:
+        raise RuntimeError("no turn of the chat showed a token: nothing to measure")
+    ctx.log(f"Enter to first token: {[round(v) for v in ui]} ms; engine: {[round(v) for v in own]} ms")
+    return overheads, ui, own
