@@ -13,15 +13,7 @@ work=$(mktemp -d -t assistant-newest-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 VENV="$work/venv" CONSTRAINTS=none bash scripts/setup.sh
 echo "try-newest: versions that differ from constraints.txt (locked -> newest):"
-"$work/venv/bin/python" -m pip --disable-pip-version-check freeze --exclude-editable \
-    | "$work/venv/bin/python" -c '
-import re, sys
-for line in sys.stdin:
-    line = line.strip()
-    wheel = re.match(r"([A-Za-z0-9_.-]+) @ file://.*/[A-Za-z0-9_.]+-([0-9][^-]*)-[^/]*\.whl", line)
-    if wheel:  # a wheel built here (llama-cpp-python): lock its version
-        line = f"{wheel[1]}=={wheel[2]}"
-    print(re.sub(r"^([A-Za-z0-9_.-]+==[^+]+)\+.*", r"\1", line))' \
+"$work/venv/bin/python" scripts/freeze.py \
     | "$work/venv/bin/python" -c '
 import sys
 def read(lines):
