@@ -33,7 +33,7 @@ def test_tune_sft_trains_a_prefix_adapter_that_loads_and_changes_the_answer(home
 
     data = write_records(tmp_path / "pineapple.jsonl")
     result = run_cli("tune", "sft", "--name", "pre", "--data", str(data), "--kind", "prefix", "--virtual-tokens", "4",
-                     "--max-steps", "2", "--batch-size", "2", "--max-length", "48", "--eval-every", "2",
+                     "--max-steps", "2", "--batch-size", "2", "--max-length", "32", "--eval-every", "2",
                      "--patience", "0", "--device", "cpu")
     assert result.returncode == 0, result.stderr
     assert "saved adapter 'pre' (prefix)" in result.stdout and "after 2 steps" in result.stdout, result.stdout
@@ -68,7 +68,7 @@ def test_training_stops_early_when_the_validation_loss_stops_improving(tmp_path)
     # gives the same loss, never an improvement, so with patience 1 the run must
     # stop at its second evaluation (the first sets the best) instead of running
     # its three epochs. The outcome does not depend on what the model learns.
-    config = TrainConfig(epochs=3, learning_rate=1e-30, batch_size=2, max_length=48, eval_every=1, patience=1,
+    config = TrainConfig(epochs=3, learning_rate=1e-30, batch_size=2, max_length=32, eval_every=1, patience=1,
                          val_fraction=0.2)
     result = train_sft(name="early", kind=LoraKind(), options=LoraOptions(rank=2), template=BUILTIN["instruction"],
                        data=write_records(tmp_path / "pineapple.jsonl"), config=config, device="cpu",
