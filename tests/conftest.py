@@ -74,8 +74,142 @@ def sample_engine(real_llm, tmp_path_factory: pytest.TempPathFactory):
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, input: str | None = None,
-            timeout: float = 300) -> "subprocess.CompletedProcess[str]":
+            timeout: float = 300, process: bool = False) -> "subprocess.CompletedProcess[str]":
+    """Run ``assistant ARGS`` and return its exit status, stdout and stderr.
+
+    In this process by default (click's test runner: no interpreter start, no
+    second import of torch and sentence-transformers, the process's embedder
+    cache), with ``env`` applied for the call only and everything the command
+    changes put back afterwards (see :func:`_in_process`). ``process=True``
+    starts ``python -m assistant`` instead, for what only a real process shows:
+    the installed entry points of a ``PYTHONPATH`` site, the end-to-end path
+    from a cold start. ``timeout`` applies to processes (pytest-timeout covers
+    the rest)."""
     import subprocess
 
-    return subprocess.run([sys.executable, "-m", "assistant", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, input=input, timeout=timeout, cwd=REPO)
+    if process:
+        return subprocess.run([sys.executable, "-m", "assistant", *args], capture_output=True, text=True,
+                              env={**os.environ, **(env or {})}, input=input, timeout=timeout, cwd=REPO)
+    returncode, stdout, stderr = _in_process(list(args), env or {}, input)
+    return subprocess.CompletedProcess([sys.executable, "-m", "assistant", *args], returncode, stdout, stderr)
+
+
+def _in_process(argv: list[str], env: dict[str, str], input: str | None) -> tuple[int, str, str]:
+    """``assistant.cli.main(argv)`` run as a fresh process would run it, then
+    what it leaves behind undone.
+
+    Each call builds its own settings, plugin host and engine (main() does).
+    Put back afterwards: the environment (the overrides and any change the
+    command makes), the working folder (REPO, as for a process), the command
+    tree (plugins add their commands on every call), logging handlers bound
+    to the captured streams, the random generators and torch's thread count;
+    the llama.cpp models the call loaded are freed (nothing else holds them)."""
+    import traceback
+
+    from click import formatting as click_formatting
+    from click.testing import CliRunner
+
+    from assistant.cli import build_cli, main
+    from assistant.llamacpp import runtime as llamacpp_runtime
+
+    commands = _command_tree(build_cli())  # the built-in commands attach on import, as in any process
+    saved_env, cwd, outer, state = dict(os.environ), os.getcwd(), (sys.stdout, sys.stderr), _global_state()
+    runtimes: list = []
+    runtime_init = llamacpp_runtime.Runtime.__init__
+
+    def tracked_init(self, *a, **k):
+        runtime_init(self, *a, **k)
+        runtimes.append(self)
+
+    llamacpp_runtime.Runtime.__init__ = tracked_init
+    returncode = 0
+    try:
+        os.chdir(REPO)
+        with CliRunner().isolation(input=input, env=env) as (out, err, _mixed):
+            # help text wraps as in a process whose output is a pipe: at $COLUMNS, else 80 columns
+            click_formatting.FORCED_WIDTH = None  # (the runner's 80 ignores max_content_width)
+            os.environ.setdefault("COLUMNS", "80")
+            captured = (sys.stdout, sys.stderr)
+            try:
+                main(argv)
+            except SystemExit as exc:
+                code = exc.code
+                if code is not None and not isinstance(code, int):
+                    sys.stderr.write(f"{code}\n")
+                    code = 1
+                returncode = code or 0
+            except Exception:  # a process would print the traceback and exit 1
+                sys.stderr.write(traceback.format_exc())
+                returncode = 1
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                _rebind_handlers(captured, outer)
+            stdout = out.getvalue().decode("utf-8", "replace")
+            stderr = err.getvalue().decode("utf-8", "backslashreplace")
+    finally:
+        llamacpp_runtime.Runtime.__init__ = runtime_init
+        for runtime in runtimes:
+            runtime.close()
+        os.chdir(cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+        for group, children in commands:
+            group.commands.clear()
+            group.commands.update(children)
+        _restore_global_state(state)
+    return returncode, stdout, stderr
+
+
+def _command_tree(group) -> list:
+    """Every group under ``group`` (itself included) with a copy of its commands."""
+    import click
+
+    found, todo = [], [group]
+    while todo:
+        current = todo.pop()
+        found.append((current, dict(current.commands)))
+        todo.extend(c for c in current.commands.values() if isinstance(c, click.Group))
+    return found
+
+
+def _rebind_handlers(captured: tuple, outer: tuple) -> None:
+    """Logging handlers made during the call (transformers makes its own on
+    first use) write to the captured streams, closed once the call ends:
+    point them at the streams outside."""
+    import logging
+
+    loggers = [logging.getLogger()] + [v for v in logging.Logger.manager.loggerDict.values()
+                                       if isinstance(v, logging.Logger)]
+    for handler in {h for lg in loggers for h in lg.handlers}:
+        stream = getattr(handler, "stream", None)
+        if isinstance(handler, logging.StreamHandler) and any(stream is c for c in captured) \
+                and not isinstance(getattr(type(handler), "stream", None), property):  # lastResort: sys.stderr
+            handler.setStream(outer[0] if stream is captured[0] else outer[1])
+
+
+def _global_state() -> dict:
+    import random
+
+    state = {"random": random.getstate()}
+    if "numpy" in sys.modules:
+        state["numpy"] = sys.modules["numpy"].random.get_state()
+    if "torch" in sys.modules:
+        torch = sys.modules["torch"]
+        state["torch"] = (torch.get_rng_state(), torch.get_num_threads())
+    return state
+
+
+def _restore_global_state(state: dict) -> None:
+    import random
+
+    random.setstate(state["random"])
+    if "numpy" in state:
+        sys.modules["numpy"].random.set_state(state["numpy"])
+    if "torch" in sys.modules:
+        torch = sys.modules["torch"]
+        rng, threads = state.get("torch", (None, None))
+        if rng is not None:
+            torch.set_rng_state(rng)
+        if threads is not None and torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)

@@ -78,11 +78,12 @@ def test_question_longer_than_the_context_window(home):
 
 @pytest.mark.real_model
 def test_index_then_ask_with_json(home):
-    indexed = run_cli("index", str(SAMPLE), "--json")
+    # one index and one ask end to end in real processes, as a user runs them; the rest runs in-process
+    indexed = run_cli("index", str(SAMPLE), "--json", process=True)
     assert indexed.returncode == 0, indexed.stderr
     assert json.loads(indexed.stdout)["added"] == len(list(SAMPLE.iterdir()))
     result = run_cli("ask", "Which environment variable is the allow-list of plugins?", "--json",
-                     "--max-new-tokens", "40", "--dtype", "float32")
+                     "--max-new-tokens", "40", "--dtype", "float32", process=True)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["text"] and data["usage"]["model_calls"] == 1

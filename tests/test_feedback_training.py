@@ -25,6 +25,8 @@ BAD = "no idea lol"
 #: What each run of the ``trained`` fixture told the user, line by line.
 SAID: dict[str, list[str]] = {}
 TINY = dict(max_steps=2, batch_size=2, eval_every=2, max_length=96, max_prompt_length=48, val_fraction=0.25)
+#: RL samples every prompt of a step and of an evaluation: one of each (one of eight prompts held out)
+RL_TINY = dict(max_steps=1, batch_size=1, eval_every=1, val_fraction=0.125, max_prompt_length=32)
 
 
 def fill_store(settings: Settings) -> None:
@@ -282,9 +284,9 @@ def test_rl_runs_a_step_against_the_reward_model_and_the_policy_loads(trained, c
     home, _settings, data, registry, _results = trained
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("ASSISTANT_HOME", str(home))
-        # one step that ends on an evaluation, so the "after" reuses it (no second pass)
+        # one step on one prompt, ending on an evaluation of one held-out prompt that the "after" reuses
         result = train_rl(name="rl", data=data, reward_model="rm", generations=2, max_completion_length=4,
-                          config=RunConfig(**{**TINY, "max_steps": 1, "eval_every": 1}), device="cpu")
+                          config=RunConfig(**{**TINY, **RL_TINY}), device="cpu")
     assert result.info.kind == "lora" and result.info.config["method"] == "grpo"
     assert result.info.metrics["steps"] == 1 and "adapter_model.safetensors" in registry.files("rl")
     assert any("reward" in h for h in result.history)
@@ -297,8 +299,8 @@ def test_rl_runs_a_step_against_the_reward_model_and_the_policy_loads(trained, c
 def test_tune_rl_with_rloo_saves_a_policy_that_loads(trained, chat_llm):
     home, _settings, _data, registry, _results = trained
     result = run_cli("tune", "rl", "--algorithm", "rloo", "--name", "rloo", "--from-store", "--reward-model", "rm",
-                     "--max-steps", "1", "--generations", "2", "--max-completion-length", "4", "--batch-size", "2",
-                     "--max-length", "96", "--max-prompt-length", "48", "--val-fraction", "0.25", "--eval-every", "1",
+                     "--max-steps", "1", "--generations", "2", "--max-completion-length", "4", "--batch-size", "1",
+                     "--max-length", "96", "--max-prompt-length", "32", "--val-fraction", "0.125", "--eval-every", "1",
                      "--device", "cpu", env={"ASSISTANT_HOME": str(home)})
     assert result.returncode == 0, result.stderr
     assert "RLOO: " in result.stderr and "judged by reward model 'rm'" in result.stderr  # RLOO's trainer ran
