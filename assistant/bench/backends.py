@@ -116,12 +116,12 @@ def _bench_lora(gguf: Path, folder: Path) -> tuple[Path, Path]:
     """A random rank-8 LoRA on q, k, v, o of every layer, written straight to
     GGUF as a run-time adapter, and merged into a copy of the model."""
     import numpy as np
-    from gguf import GGUFReader
 
+    from ..llamacpp.gguf_file import read_gguf
     from ..llamacpp.lora_gguf import write_adapter_gguf
     from ..llamacpp.merge import write_merged_gguf
 
-    reader = GGUFReader(str(gguf))  # parsed once: reading the vocabulary takes seconds in Python
+    reader = read_gguf(gguf)  # parsed once per process (write_merged_gguf reads the same one)
     shapes = {t.name: [int(x) for x in t.shape] for t in reader.tensors}
     architecture = str(reader.fields["general.architecture"].contents())
     rng = np.random.default_rng(0)

@@ -76,9 +76,9 @@ def permute_rows(weight: np.ndarray, n_head: int) -> np.ndarray:
 
 
 def read_base_shape(gguf_path: str | Path) -> BaseShape:
-    from gguf import GGUFReader
+    from .gguf_file import read_gguf
 
-    reader = GGUFReader(str(gguf_path))
+    reader = read_gguf(gguf_path)
 
     def field(name: str) -> object:
         f = reader.fields.get(name)

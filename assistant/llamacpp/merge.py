@@ -39,10 +39,12 @@ def write_merged_gguf(base_gguf: str | Path, tensors: dict[str, np.ndarray], alp
                       target: str | Path, qtype_name: str = "Q8_0") -> Path:
     """The base model with the LoRA ``tensors`` (GGUF names ``<W>.lora_a`` /
     ``<W>.lora_b``) merged at ``scale``, written atomically to ``target``."""
-    from gguf import GGMLQuantizationType, GGUFReader, GGUFValueType, GGUFWriter
+    from gguf import GGMLQuantizationType, GGUFValueType, GGUFWriter
     from gguf.quants import dequantize, quantize
 
-    reader = GGUFReader(str(base_gguf))
+    from .gguf_file import read_gguf
+
+    reader = read_gguf(base_gguf)
     qtype = GGMLQuantizationType[qtype_name]
     stems = {name.rsplit(".lora_", 1)[0] for name in tensors}
     known = {t.name for t in reader.tensors}
