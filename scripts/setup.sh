@@ -48,22 +48,27 @@ echo "setup: installing PyTorch (CPU build)..."
 pip install -q "${extra[@]}" "torch==2.13.0" 2>/dev/null || pip install -q "${extra[@]}" torch
 echo "setup: installing the assistant and its dependencies${lock:+ (locked: $CONSTRAINTS)}..."
 pip install -q "${extra[@]}" "${lock[@]}" -e ".[dev]"
-echo "setup: installing llama.cpp (the fast CPU backend; the first build takes ~7 minutes)..."
+echo "setup: installing llama.cpp (the fast CPU backend; the first build takes ~2.5 minutes on 2 cores)..."
 # Built for a fixed instruction set, not for this CPU (-march=native): a native
 # build on a CPU with AMX dies of SIGILL in its AMX kernels inside these
 # virtual machines, and one on AVX-512 rounds differently from one on AVX2, so
 # the same code gives the same numbers on every machine of this kind. The
 # wheel is kept in ~/.cache/assistant/wheels under a key of the version and
 # the build flags (pip's own cache ignores the flags). CMAKE_ARGS overrides
-# the flags (e.g. CMAKE_ARGS=-DGGML_NATIVE=ON for your own machine). The
-# multimodal library is not needed. Without llama.cpp the assistant falls back
-# to transformers, so a failed build is reported, not fatal.
+# the flags (e.g. CMAKE_ARGS=-DGGML_NATIVE=ON for your own machine). Neither
+# the multimodal library nor llama.cpp's "common" library is needed (the Python
+# package loads neither; scripts/llama-cpp-python.cmake says how common is
+# left out, which saves most of the build). Without llama.cpp the assistant
+# falls back to transformers, so a failed build is reported, not fatal.
 llama_spec=$(grep -o 'llama-cpp-python==[0-9.]*' pyproject.toml)
-cmake_args=${CMAKE_ARGS:-"-DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF"}
+cmake_args=${CMAKE_ARGS:-"-DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DCMAKE_PROJECT_INCLUDE=$PWD/scripts/llama-cpp-python.cmake"}
 if [ -z "${CMAKE_ARGS:-}" ] && [ "$(uname -m)" = x86_64 ]; then
     cmake_args="$cmake_args -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
 fi
-wheels=${XDG_CACHE_HOME:-$HOME/.cache}/assistant/wheels/llama-$(echo "$llama_spec $cmake_args $(uname -m)" | sha256sum | cut -c1-12)
+# (the key leaves out this folder's path, which is in the flags, and holds the
+# include file's contents instead)
+key=$(echo "$llama_spec ${cmake_args//$PWD/} $(cat scripts/llama-cpp-python.cmake) $(uname -m)" | sha256sum | cut -c1-12)
+wheels=${XDG_CACHE_HOME:-$HOME/.cache}/assistant/wheels/llama-$key
 if ! ls "$wheels"/llama_cpp_python-*.whl >/dev/null 2>&1; then
     rm -rf "$wheels.tmp"
     CMAKE_ARGS="$cmake_args" pip wheel -q --no-deps --no-cache-dir -w "$wheels.tmp" "$llama_spec" \
