@@ -21,6 +21,7 @@ from .errors import (
 from .hookspecs import HOOK_CONTRACT_VERSION, hookimpl
 from .llm import LLM, Budget, BudgetExhausted, TextStream
 from .models import load_embedder
+from .retriever import Retriever, ShowsSources, WarmsUp
 from .strategy import StrategyCall
 from .types import (
     Answer,
@@ -45,7 +46,8 @@ __version__ = "0.1.0"
 __all__ = [
     "HOOK_CONTRACT_VERSION", "LLM", "Answer", "AssistantError", "Budget", "BudgetExhausted", "Candidate", "Citation", "ConfigError", "Conversation",
     "CorpusError", "Decoding", "Example", "Feedback", "IndexCorruptError", "LoadedDocument", "Message",
-    "ModelError", "Passage", "PluginError", "Prompt", "PromptTooLongError", "Section", "Settings", "Source", "Step",
-    "StrategyCall", "StrategyResult", "SyncReport", "TextStream", "UnknownNameError", "Usage",
+    "ModelError", "Passage", "PluginError", "Prompt", "PromptTooLongError", "Retriever", "Section", "Settings",
+    "ShowsSources", "Source", "Step",
+    "StrategyCall", "StrategyResult", "SyncReport", "TextStream", "UnknownNameError", "Usage", "WarmsUp",
     "hookimpl", "load_embedder",
 ]

@@ -125,12 +125,46 @@ def hook_section(name: str, fn: object, examples: Path = EXAMPLES) -> str:
             f"```python\n{example}\n```\n")
 
 
+def method_line(name: str, fn: object) -> str:
+    """``def name(self, a: int = 1) -> str`` from the method's string annotations."""
+    sig = inspect.signature(fn)  # type: ignore[arg-type]
+    params = []
+    for p in sig.parameters.values():
+        text = p.name + (f": {p.annotation}" if p.annotation is not inspect.Parameter.empty else "")
+        params.append(text + (f" = {p.default!r}" if p.default is not inspect.Parameter.empty else ""))
+    return f"def {name}({', '.join(params)}) -> {sig.return_annotation}"
+
+
+def contract_classes() -> list[type]:
+    """The protocols of the public contract modules, in the order they are written."""
+    from . import retriever
+
+    return [obj for obj in vars(retriever).values()
+            if isinstance(obj, type) and getattr(obj, "_is_protocol", False) and obj.__module__ == retriever.__name__]
+
+
+def contract_section() -> str:
+    """``assistant/retriever.py`` as the guide shows it: the module's words,
+    then each protocol's methods with their signatures and docstrings."""
+    from . import retriever
+
+    parts = ["## Contracts\n", inspect.getdoc(retriever) or "", ""]
+    for cls in contract_classes():
+        parts += [f"### `assistant.{cls.__name__}`\n", inspect.getdoc(cls) or "", ""]
+        for name, fn in vars(cls).items():
+            if name.startswith("_") or not callable(fn):
+                continue
+            parts += [f"```python\n{method_line(name, fn)}\n```\n", inspect.getdoc(fn) or "", ""]
+    return "\n".join(parts)
+
+
 def plugin_guide(examples: Path = EXAMPLES) -> str:
     version = hookspecs.HOOK_CONTRACT_VERSION
     specs = spec_functions()
     order = sorted(specs, key=lambda n: (not n.startswith("register_"), n))
     body = INTRO.replace("{version}", str(version)).replace("{next_version}", str(version + 1))
-    return body + "\n" + "\n".join(hook_section(name, specs[name], examples) for name in order)
+    return (body + "\n" + "\n".join(hook_section(name, specs[name], examples) for name in order)
+            + "\n" + contract_section())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -79,9 +79,14 @@ def register_retrievers(register: Callable[[str, type], None]) -> None:
     Args:
         register: call ``register(name, retriever_class)``. The class is
             constructed as ``retriever_class(collection: str, settings: Settings,
-            loaders: dict[str, Callable])`` and offers ``sync(folder, progress=None)
-            -> SyncReport``, ``search(query, k) -> list[Passage]`` and
-            ``exists() -> bool``. The user picks one with the ``retriever`` setting.
+            loaders: dict[str, Callable])`` and offers the three methods of
+            ``assistant.Retriever``: ``sync(folder, progress=False,
+            rebuild=False) -> SyncReport``, ``search(query, k) -> list[Passage]``
+            and ``exists() -> bool``. Optional capabilities, used by the chat
+            when present: ``warm_up()`` (``assistant.WarmsUp``) and
+            ``source_root() -> str | None`` (``assistant.ShowsSources``); see
+            ``assistant/retriever.py``. The user picks one with the
+            ``retriever`` setting.
 
     Returns:
         Nothing; return values are ignored.

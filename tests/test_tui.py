@@ -394,3 +394,48 @@ async def test_collections_screen_adds_syncs_chooses_and_deletes(home, tmp_path)
         app.screen.query_one("Input").value = "notes"
         await pilot.press("enter")
         await until(pilot, lambda: not (collections_dir() / "notes").exists())
+
+
+@pytest.mark.real_model
+async def test_the_chat_on_a_retriever_with_only_the_required_methods(real_llm, home, tmp_path):
+    """docs/plugins.md's KeywordRetriever offers sync, search and exists and
+    no capability: the chat loads (no warm-up), answers from it on the real
+    model with its sources listed, and its source viewer shows the passage."""
+    import shutil
+
+    from assistant import Retriever, ShowsSources, WarmsUp
+    from assistant.docgen import EXAMPLES
+    from assistant.plugins import make_plugin_host
+
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    shutil.copy(EXAMPLES / "register_retrievers.py", plugins)
+    engine = Engine(Settings(device="cpu", retriever="keyword", top_k=1, max_new_tokens=12),
+                    host=make_plugin_host(plugins), llm=real_llm)
+    engine.index(write_tiny_corpus(tmp_path / "tiny"))
+    retriever = engine.retriever()
+    assert isinstance(retriever, Retriever) and not isinstance(retriever, (WarmsUp, ShowsSources))
+    app = ChatApp(ChatSession(engine))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.session.loaded, timeout=120)
+        assert app.session.status == "ready"
+        await ask(pilot, "What colour is the Golden Gate Bridge?")
+        await until(pilot, lambda: not app.busy and app.session.last_answer is not None, timeout=120)
+        answer = app.session.last_answer
+        assert answer.text.strip() and [p.retriever for p in answer.passages] == ["keyword"]
+        listed = [item.source.passage for item in app.query_one(SourcesPanel).children]
+        assert [p.source for p in listed] == [answer.passages[0].source] == ["golden-gate.md"]
+        await pilot.press("ctrl+s")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, SourceScreen))
+        assert app.screen.context() == answer.passages[0].text  # no source_root(): the passage alone
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, SourceScreen))
+
+
+async def test_the_built_in_retriever_offers_both_capabilities(indexed):
+    from assistant import Retriever, ShowsSources, WarmsUp
+
+    retriever = Engine(Settings(device="cpu")).retriever()
+    assert isinstance(retriever, Retriever) and isinstance(retriever, WarmsUp) and isinstance(retriever, ShowsSources)
+    assert retriever.source_root() == str(indexed.resolve())

@@ -21,6 +21,7 @@ from textual.message import Message
 from textual.widgets import Footer, Header, Input, ListView, TabbedContent, TabPane
 
 from ..errors import AssistantError
+from ..retriever import ShowsSources
 from .pickers import PickerActions
 from .screens import HelpScreen, HistoryScreen, MultiPickerScreen, PromptScreen, RankScreen, SourceScreen
 from .session import ChatSession, GenerationStopped
@@ -291,7 +292,9 @@ class ChatApp(PickerActions, App[None]):
             passage = event.item.source.passage
             root = None
             try:
-                root = self.session.engine.retriever(passage.collection).info().root
+                retriever = self.session.engine.retriever(passage.collection)
+                if isinstance(retriever, ShowsSources):  # an optional capability: else the passage alone
+                    root = retriever.source_root()
             except AssistantError:
                 pass
             self.push_screen(SourceScreen(passage, root))

@@ -21,6 +21,7 @@ from typing import Any
 
 from ..conversation import Conversation, Turn
 from ..errors import AssistantError, ConfigError
+from ..retriever import WarmsUp
 from ..types import Answer, Feedback
 
 
@@ -71,11 +72,16 @@ class ChatSession:
             report(self.status)
             try:
                 self.engine.llm  # noqa: B018  (loads, converting the GGUF once)
-                retriever = self.engine.retriever(self.collection)
-                if retriever.exists():
-                    retriever.embed(["warm-up"])
             except Exception:
                 self.status = "model failed to load"
+                report(self.status)
+                raise
+            try:
+                retriever = self.engine.retriever(self.collection)
+                if isinstance(retriever, WarmsUp) and retriever.exists():  # an optional capability
+                    retriever.warm_up()
+            except Exception:
+                self.status = "retriever failed to load"
                 report(self.status)
                 raise
             self._loaded = True

@@ -338,6 +338,16 @@ class FaissRetriever:
     def info(self) -> Manifest:
         return self.store.read_manifest()
 
+    # ------------------------------------------------ optional capabilities
+
+    def warm_up(self) -> None:
+        """Load the embedding model (``assistant.WarmsUp``)."""
+        self.embed(["warm-up"])
+
+    def source_root(self) -> str | None:
+        """The indexed folder (``assistant.ShowsSources``); None before the first sync."""
+        return self.info().root if self.exists() else None
+
     def passages(self, limit: int = 0) -> list[Passage]:
         """Every chunk of the collection in file and line order (the first
         ``limit`` when above 0), e.g. to build training data from it."""

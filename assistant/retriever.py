@@ -1,0 +1,73 @@
+"""The retriever contract: what a class registered with ``register_retrievers``
+must offer, and the optional capabilities the core uses when it is there.
+
+A retriever is constructed as ``retriever_class(collection, settings, loaders)``
+(the collection's name, the :class:`assistant.Settings` in force, and the
+registered document loaders by suffix) and then offers :class:`Retriever`'s
+three methods. Everything else is optional: a capability is a separate
+protocol, a retriever has it by defining the method, and the core checks with
+``isinstance(retriever, WarmsUp)`` and does without when it is missing (the
+chat then skips the warm-up, and its source viewer shows the passage's own
+text instead of the file around it).
+
+Capabilities:
+
+* :class:`WarmsUp`: ``warm_up()`` loads what the first search needs (an
+  embedding model, an index in memory); the chat calls it while it loads the
+  generator, so the first question does not wait for it.
+* :class:`ShowsSources`: ``source_root()`` is the folder that
+  ``Passage.source`` is relative to, so the chat can open the file around a
+  cited passage's lines.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from .types import Passage, SyncReport
+
+
+@runtime_checkable
+class Retriever(Protocol):
+    """What every retriever offers (required)."""
+
+    def exists(self) -> bool:
+        """True when the collection has been built (``sync`` ran) and can be searched."""
+        ...
+
+    def sync(self, folder: str | Path, progress: bool = False, rebuild: bool = False) -> SyncReport:
+        """Bring the collection up to date with ``folder``: add new files,
+        update changed ones, drop deleted ones, and say what was done in the
+        :class:`SyncReport`. ``progress`` asks for progress output on the
+        terminal; ``rebuild`` asks to start from nothing instead of updating.
+        A folder that cannot be indexed raises ``CorpusError`` with what to do."""
+        ...
+
+    def search(self, query: str, k: int) -> list[Passage]:
+        """The ``k`` best passages for ``query``, best first, each with its
+        ``source`` (and ``start_line``/``end_line`` or ``page`` when known)
+        so that answers can cite it. A retriever may accept more keyword
+        arguments of its own; the core passes only these two."""
+        ...
+
+
+@runtime_checkable
+class WarmsUp(Protocol):
+    """Optional: load what the first search needs ahead of time."""
+
+    def warm_up(self) -> None:
+        """Load models or indexes now (called once, from a worker thread, while
+        the chat loads its generator). Raise ``AssistantError`` with a hint
+        when something the retriever needs is missing."""
+        ...
+
+
+@runtime_checkable
+class ShowsSources(Protocol):
+    """Optional: where the files of ``Passage.source`` live, for the source viewer."""
+
+    def source_root(self) -> str | None:
+        """The folder ``Passage.source`` is relative to (``None`` when
+        unknown, or when sources are not files)."""
+        ...
