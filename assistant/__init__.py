@@ -21,7 +21,7 @@ from .errors import (
 from .hookspecs import HOOK_CONTRACT_VERSION, hookimpl
 from .llm import LLM, Budget, BudgetExhausted, TextStream
 from .models import load_embedder
-from .retriever import Retriever, ShowsSources, WarmsUp
+from .retriever import Deletes, Describes, ListsCollections, Retriever, ShowsSources, WarmsUp
 from .strategy import StrategyCall
 from .types import (
     Answer,
@@ -44,7 +44,7 @@ from .types import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "HOOK_CONTRACT_VERSION", "LLM", "Answer", "AssistantError", "Budget", "BudgetExhausted", "Candidate", "Citation", "ConfigError", "Conversation",
+    "HOOK_CONTRACT_VERSION", "LLM", "Answer", "Deletes", "Describes", "ListsCollections", "AssistantError", "Budget", "BudgetExhausted", "Candidate", "Citation", "ConfigError", "Conversation",
     "CorpusError", "Decoding", "Example", "Feedback", "IndexCorruptError", "LoadedDocument", "Message",
     "ModelError", "Passage", "PluginError", "Prompt", "PromptTooLongError", "Retriever", "Section", "Settings",
     "ShowsSources", "Source", "Step",

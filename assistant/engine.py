@@ -95,9 +95,10 @@ class Engine:
     def index(self, folder: str | Path, collection: str | None = None, progress: bool = False,
               rebuild: bool = False, on_progress: Callable[[int, int], None] | None = None) -> SyncReport:
         """Sync a collection with a folder. ``on_progress(done, total)`` reports embedding
-        progress to a UI (passed only when given: a retriever may not take it)."""
-        extra = {"on_progress": on_progress} if on_progress is not None else {}
-        return self.retriever(collection).sync(folder, progress=progress, rebuild=rebuild, **extra)
+        progress to a UI (passed only when given and the retriever's ``sync`` takes it)."""
+        retriever = self.retriever(collection)
+        extra = {"on_progress": on_progress} if on_progress is not None and _takes(retriever.sync, "on_progress") else {}
+        return retriever.sync(folder, progress=progress, rebuild=rebuild, **extra)
 
     def strategy(self, name: str | None = None, options: dict[str, Any] | None = None) -> Any:
         name = name or self.settings.strategy
@@ -385,3 +386,14 @@ class _timed:
         if exc[0] is None:
             self.steps.append(Step(kind=self.kind, name=self.name,
                                    ms=(time.perf_counter() - self.start) * 1000, detail=self.detail))
+
+
+def _takes(fn: Callable[..., Any], name: str) -> bool:
+    """Whether ``fn`` accepts the keyword argument ``name`` (or any keyword)."""
+    import inspect
+
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == name or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)

@@ -83,9 +83,10 @@ def register_retrievers(register: Callable[[str, type], None]) -> None:
             ``assistant.Retriever``: ``sync(folder, progress=False,
             rebuild=False) -> SyncReport``, ``search(query, k) -> list[Passage]``
             and ``exists() -> bool``. Optional capabilities, used by the chat
-            when present: ``warm_up()`` (``assistant.WarmsUp``) and
-            ``source_root() -> str | None`` (``assistant.ShowsSources``); see
-            ``assistant/retriever.py``. The user picks one with the
+            when present: ``warm_up()``, ``source_root()``, ``collections()``,
+            ``describe()`` and ``delete()`` (``assistant.WarmsUp``,
+            ``ShowsSources``, ``ListsCollections``, ``Describes``, ``Deletes``;
+            the Contracts section below). The user picks one with the
             ``retriever`` setting.
 
     Returns:

@@ -18,12 +18,19 @@ Capabilities:
 * :class:`ShowsSources`: ``source_root()`` is the folder that
   ``Passage.source`` is relative to, so the chat can open the file around a
   cited passage's lines.
+* :class:`ListsCollections`: ``collections()`` names every collection the
+  retriever holds; without it the chat's collections screen shows only the
+  collection in use.
+* :class:`Describes`: ``describe()`` gives the facts the collections screen
+  shows (the synced folder, file and chunk counts).
+* :class:`Deletes`: ``delete()`` removes the collection's index; without it
+  the collections screen says the retriever cannot delete.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from .types import Passage, SyncReport
 
@@ -41,7 +48,9 @@ class Retriever(Protocol):
         update changed ones, drop deleted ones, and say what was done in the
         :class:`SyncReport`. ``progress`` asks for progress output on the
         terminal; ``rebuild`` asks to start from nothing instead of updating.
-        A folder that cannot be indexed raises ``CorpusError`` with what to do."""
+        A folder that cannot be indexed raises ``CorpusError`` with what to do.
+        A retriever may also take ``on_progress(done, total)`` for a UI's
+        progress bar: the core passes it only when the signature has it."""
         ...
 
     def search(self, query: str, k: int) -> list[Passage]:
@@ -70,4 +79,36 @@ class ShowsSources(Protocol):
     def source_root(self) -> str | None:
         """The folder ``Passage.source`` is relative to (``None`` when
         unknown, or when sources are not files)."""
+        ...
+
+
+@runtime_checkable
+class ListsCollections(Protocol):
+    """Optional: every collection this retriever holds."""
+
+    def collections(self) -> list[str]:
+        """The names of all collections this retriever has (not only its own),
+        sorted; each can be opened as ``retriever_class(name, settings, loaders)``."""
+        ...
+
+
+@runtime_checkable
+class Describes(Protocol):
+    """Optional: what the collections screen shows of a collection."""
+
+    def describe(self) -> dict[str, Any]:
+        """Facts about this collection: ``root`` (the folder it was synced
+        from), ``files`` and ``chunks`` (counts), ``index`` (a short word for
+        the kind of index); any key may be missing. Raise ``AssistantError``
+        when the collection cannot be read."""
+        ...
+
+
+@runtime_checkable
+class Deletes(Protocol):
+    """Optional: remove a collection."""
+
+    def delete(self) -> None:
+        """Remove this collection's index and state (never the user's files);
+        afterwards ``exists()`` is False."""
         ...

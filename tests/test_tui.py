@@ -412,7 +412,7 @@ async def test_the_chat_on_a_retriever_with_only_the_required_methods(real_llm, 
     shutil.copy(EXAMPLES / "register_retrievers.py", plugins)
     engine = Engine(Settings(device="cpu", retriever="keyword", top_k=1, max_new_tokens=12),
                     host=make_plugin_host(plugins), llm=real_llm)
-    engine.index(write_tiny_corpus(tmp_path / "tiny"))
+    first = engine.index(write_tiny_corpus(tmp_path / "tiny"))
     retriever = engine.retriever()
     assert isinstance(retriever, Retriever) and not isinstance(retriever, (WarmsUp, ShowsSources))
     app = ChatApp(ChatSession(engine))
@@ -431,11 +431,33 @@ async def test_the_chat_on_a_retriever_with_only_the_required_methods(real_llm, 
         assert app.screen.context() == answer.passages[0].text  # no source_root(): the passage alone
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, SourceScreen))
+        # the collections screen: no collections(), describe() or delete(): the one in use, and a clear refusal
+        await pilot.press("f4")
+        await until(pilot, lambda: type(app.screen).__name__ == "CollectionsScreen" and ready(app, type(app.screen)))
+        table = app.screen.query_one("DataTable")
+        assert table.row_count == 1 and table.get_row_at(0)[:3] == ["default", "?", "?"]
+        await pilot.press("d")
+        await until(pilot, lambda: ready(app, PromptScreen))
+        app.screen.query_one("Input").value = "default"
+        await pilot.press("enter")
+        await until(pilot, lambda: any("cannot delete collections" in n.message for n in app._notifications))
+        assert retriever.exists()  # nothing was removed
+    # a UI's progress callback is passed only to a sync that takes it
+    assert engine.index(tmp_path / "tiny", on_progress=lambda done, total: None).added == first.added > 0
 
 
 async def test_the_built_in_retriever_offers_both_capabilities(indexed):
     from assistant import Retriever, ShowsSources, WarmsUp
 
+    from assistant import Deletes, Describes, ListsCollections
+
     retriever = Engine(Settings(device="cpu")).retriever()
-    assert isinstance(retriever, Retriever) and isinstance(retriever, WarmsUp) and isinstance(retriever, ShowsSources)
+    assert all(isinstance(retriever, c) for c in (Retriever, WarmsUp, ShowsSources, ListsCollections, Describes,
+                                                    Deletes))
     assert retriever.source_root() == str(indexed.resolve())
+    assert retriever.collections() == ["default"]
+    assert retriever.describe() == {"root": str(indexed.resolve()), "files": 3, "chunks": retriever.info().chunks,
+                                    "index": "flat"}
+    retriever.search("orange", 1)  # opens the index: delete() closes it first
+    retriever.delete()
+    assert not retriever.exists() and retriever.collections() == []

@@ -183,11 +183,13 @@ class ChatApp(PickerActions, App[None]):
         self.query_one("#chat", VerticalScroll).scroll_end(animate=False)
 
     async def turn_done(self, view: AnswerMessage, turn: Any, samples: int) -> None:
-        self.busy = False
         answer = turn.answer
-        await view.finish(answer.text, self._status_line(turn))
-        self.query_one("#sources", SourcesPanel).show(turn)
-        self.query_one("#trace", TracePanel).show(turn)
+        try:
+            await view.finish(answer.text, self._status_line(turn))
+            self.query_one("#sources", SourcesPanel).show(turn)
+            self.query_one("#trace", TracePanel).show(turn)
+        finally:
+            self.busy = False  # after the sources and the trace are shown: the turn is done when all of it is
         self.query_one("#chat", VerticalScroll).scroll_end(animate=False)
         for notice in answer.notices:
             self.notify(notice, title="note", severity="warning")

@@ -4,8 +4,6 @@ choose one for the chat, delete one."""
 
 from __future__ import annotations
 
-import json
-import shutil
 from typing import Any
 
 from textual import work
@@ -15,23 +13,30 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label, ProgressBar, Static
 
 from ..errors import AssistantError
-from ..paths import collections_dir
+from ..retriever import Deletes, Describes, ListsCollections
 from .screens import MODAL_CSS, PromptScreen
 
 
-def collection_rows() -> list[dict[str, Any]]:
-    """Manifests of the collections on disk (unreadable ones listed with the problem)."""
-    folder = collections_dir()
+def collection_rows(engine: Any) -> list[dict[str, Any]]:
+    """The collections of the engine's retriever, each with what it describes of
+    itself, through the retriever contract's optional capabilities: all of them
+    when it ``ListsCollections``, else the one in use when it exists; a
+    collection that cannot be described is listed with the problem."""
+    current = engine.retriever()
+    if isinstance(current, ListsCollections):
+        names = current.collections()
+    else:
+        names = [engine.settings.collection] if current.exists() else []
     rows = []
-    for path in sorted(folder.iterdir()) if folder.exists() else []:
-        manifest = path / "manifest.json"
-        if not manifest.exists():
-            continue
+    for name in names:
+        row: dict[str, Any] = {"name": name}
         try:
-            data = json.loads(manifest.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            data = {"name": path.name, "root": f"unreadable manifest: {exc}"}
-        rows.append(data)
+            retriever = engine.retriever(name)
+            if isinstance(retriever, Describes):
+                row.update(retriever.describe())
+        except AssistantError as exc:
+            row["root"] = f"unreadable: {exc.message}"
+        rows.append(row)
     return rows
 
 
@@ -71,10 +76,9 @@ class CollectionsScreen(ModalScreen[str | None]):
     def refresh_table(self) -> None:
         table = self.query_one(DataTable)
         table.clear()
-        for row in collection_rows():
-            kind = (row.get("index") or {}).get("kind", "flat")
-            table.add_row(row.get("name", "?"), str(row.get("files", "?")), str(row.get("chunks", "?")), kind,
-                          str(row.get("root", "")), key=row.get("name", "?"))
+        for row in collection_rows(self.engine):
+            table.add_row(row["name"], str(row.get("files", "?")), str(row.get("chunks", "?")),
+                          str(row.get("index", "?")), str(row.get("root", "")), key=row["name"])
         if not table.row_count:
             self.query_one("#report", Static).update("No collections yet: press a to index a folder.")
 
@@ -104,7 +108,7 @@ class CollectionsScreen(ModalScreen[str | None]):
         name = self._selected()
         if name is None:
             return
-        root = next((r.get("root") for r in collection_rows() if r.get("name") == name), None)
+        root = next((r.get("root") for r in collection_rows(self.engine) if r["name"] == name), None)
         if root:
             self.start_sync(root, name)
 
@@ -156,7 +160,16 @@ class CollectionsScreen(ModalScreen[str | None]):
                              lambda typed: self._delete(name) if typed == name else None)
 
     def _delete(self, name: str) -> None:
-        shutil.rmtree(collections_dir() / name, ignore_errors=True)
+        retriever = self.engine.retriever(name)
+        if not isinstance(retriever, Deletes):  # an optional capability
+            self.app.notify(f"the {self.engine.settings.retriever!r} retriever cannot delete collections",
+                            title="delete", severity="error", timeout=10)
+            return
+        try:
+            retriever.delete()
+        except AssistantError as exc:
+            self.app.notify(str(exc), title="delete", severity="error", timeout=10)
+            return
         self.engine.forget_retrievers()
         self.app.notify(f"deleted collection {name!r}")
         self.query_one("#report", Static).update("")

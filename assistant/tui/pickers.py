@@ -61,7 +61,7 @@ class PickerActions:
     def action_pick_collection(self) -> None:
         from .collections import collection_rows
 
-        names = [row.get("name", "?") for row in collection_rows()]
+        names = [row["name"] for row in collection_rows(self.session.engine)]
         if not names:
             self.notify("no collections yet: run `assistant index FOLDER` first", severity="warning")
             return

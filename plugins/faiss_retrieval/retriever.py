@@ -348,6 +348,25 @@ class FaissRetriever:
         """The indexed folder (``assistant.ShowsSources``); None before the first sync."""
         return self.info().root if self.exists() else None
 
+    def collections(self) -> list[str]:
+        """Every FAISS collection in the data folder (``assistant.ListsCollections``)."""
+        folder = collections_dir()
+        return [p.name for p in sorted(folder.iterdir()) if CollectionStore(p).exists()] if folder.exists() else []
+
+    def describe(self) -> dict[str, Any]:
+        """The manifest's facts (``assistant.Describes``); ``index`` is flat or ivf."""
+        manifest = self.info()
+        return {"root": manifest.root, "files": manifest.files, "chunks": manifest.chunks,
+                "index": (manifest.index or {}).get("kind", "flat")}
+
+    def delete(self) -> None:
+        """Close the open index and remove the collection's folder (``assistant.Deletes``)."""
+        if self._loaded is not None:
+            self._loaded[2].close()
+            self._loaded = None
+        if self.exists():
+            self.store.remove()
+
     def passages(self, limit: int = 0) -> list[Passage]:
         """Every chunk of the collection in file and line order (the first
         ``limit`` when above 0), e.g. to build training data from it."""
