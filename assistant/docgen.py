@@ -110,9 +110,14 @@ def spec_functions() -> dict[str, object]:
 
 
 def signature_line(name: str, fn: object) -> str:
-    sig = inspect.signature(fn)  # annotations are strings (postponed evaluation)
-    params = ", ".join(f"{p.name}: {p.annotation}" for p in sig.parameters.values())
-    return f"def {name}({params}) -> {sig.return_annotation}"
+    """``def name(a: int, b: str = 'x') -> R`` from the function's string annotations
+    (postponed evaluation), for hooks and for the contracts' methods alike."""
+    sig = inspect.signature(fn)  # type: ignore[arg-type]
+    params = []
+    for p in sig.parameters.values():
+        text = p.name + (f": {p.annotation}" if p.annotation is not inspect.Parameter.empty else "")
+        params.append(text + (f" = {p.default!r}" if p.default is not inspect.Parameter.empty else ""))
+    return f"def {name}({', '.join(params)}) -> {sig.return_annotation}"
 
 
 def hook_section(name: str, fn: object, examples: Path = EXAMPLES) -> str:
@@ -123,16 +128,6 @@ def hook_section(name: str, fn: object, examples: Path = EXAMPLES) -> str:
     return (f"### `{name}` ({kind})\n\n```python\n{signature_line(name, fn)}\n```\n\n{doc}\n\n"
             f"Example (`docs/examples/hooks/{name}.py`, load it with `--plugins-dir`):\n\n"
             f"```python\n{example}\n```\n")
-
-
-def method_line(name: str, fn: object) -> str:
-    """``def name(self, a: int = 1) -> str`` from the method's string annotations."""
-    sig = inspect.signature(fn)  # type: ignore[arg-type]
-    params = []
-    for p in sig.parameters.values():
-        text = p.name + (f": {p.annotation}" if p.annotation is not inspect.Parameter.empty else "")
-        params.append(text + (f" = {p.default!r}" if p.default is not inspect.Parameter.empty else ""))
-    return f"def {name}({', '.join(params)}) -> {sig.return_annotation}"
 
 
 def contract_classes() -> list[type]:
@@ -154,7 +149,7 @@ def contract_section() -> str:
         for name, fn in vars(cls).items():
             if name.startswith("_") or not callable(fn):
                 continue
-            parts += [f"```python\n{method_line(name, fn)}\n```\n", inspect.getdoc(fn) or "", ""]
+            parts += [f"```python\n{signature_line(name, fn)}\n```\n", inspect.getdoc(fn) or "", ""]
     return "\n".join(parts)
 
 

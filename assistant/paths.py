@@ -10,6 +10,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -35,3 +37,18 @@ def config_file() -> Path:
 
 def collections_dir() -> Path:
     return data_dir() / "collections"
+
+
+@contextmanager
+def temporary_home(path: str | Path) -> Iterator[None]:
+    """ASSISTANT_HOME pointed at ``path``, and put back as it was after (for a
+    throwaway collection inside a process that goes on: the bench, an evaluation)."""
+    old = os.environ.get("ASSISTANT_HOME")
+    os.environ["ASSISTANT_HOME"] = str(path)
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("ASSISTANT_HOME", None)
+        else:
+            os.environ["ASSISTANT_HOME"] = old

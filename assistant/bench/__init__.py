@@ -20,11 +20,12 @@ import platform
 import statistics
 import time
 import traceback
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from ..paths import temporary_home  # noqa: F401  (the benchmarks' throwaway data folders)
 
 #: Version of the JSON layout (docs/benchmarks.md); bumped when a field changes meaning.
 SCHEMA = 2
@@ -111,21 +112,6 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     start = time.perf_counter()
     result = fn()
     return time.perf_counter() - start, result
-
-
-@contextmanager
-def temporary_home(path: str | Path) -> Iterator[None]:
-    """ASSISTANT_HOME pointed at ``path``, and put back as it was after
-    (the bench also runs inside other processes, such as the tests)."""
-    old = os.environ.get("ASSISTANT_HOME")
-    os.environ["ASSISTANT_HOME"] = str(path)
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop("ASSISTANT_HOME", None)
-        else:
-            os.environ["ASSISTANT_HOME"] = old
 
 
 def _registry() -> dict[str, Callable[[BenchContext], list[Row]]]:

@@ -13,7 +13,6 @@ citation is compared with the gold passage's file.
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CorpusError
+from ..paths import temporary_home
 
 
 @dataclass
@@ -54,9 +54,7 @@ def evaluate_citations(engine_factory: Any, rows: list[dict[str, str]], k: int =
         folder.mkdir()
         for text, name in file_of.items():
             (folder / name).write_text(text + "\n", encoding="utf-8")
-        previous = os.environ.get("ASSISTANT_HOME")
-        os.environ["ASSISTANT_HOME"] = str(Path(tmp) / "home")  # a throwaway collection
-        try:
+        with temporary_home(Path(tmp) / "home"):  # a throwaway collection
             engine = engine_factory()
             start = time.perf_counter()
             engine.index(folder, collection="citation-eval")
@@ -85,9 +83,4 @@ def evaluate_citations(engine_factory: Any, rows: list[dict[str, str]], k: int =
                 result.answer_cites_gold_first = cited / result.generated
                 result.answers_without_citation = missing
                 result.seconds["generate"] = time.perf_counter() - start
-        finally:
-            if previous is None:
-                os.environ.pop("ASSISTANT_HOME", None)
-            else:
-                os.environ["ASSISTANT_HOME"] = previous
     return result

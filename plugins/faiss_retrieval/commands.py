@@ -10,7 +10,7 @@ from assistant import CorpusError
 from assistant.paths import collections_dir
 
 from .retriever import check_collection_name
-from .store import CollectionStore
+from .store import CollectionStore, stored_collections
 
 
 def _store(name: str) -> CollectionStore:
@@ -30,11 +30,7 @@ def corpora() -> None:
 def list_collections(as_json: bool) -> None:
     """Every collection with its size and source folder."""
     folder = collections_dir()
-    rows = []
-    for path in sorted(folder.iterdir()) if folder.exists() else []:
-        store = CollectionStore(path)
-        if store.exists():
-            rows.append(store.read_manifest().to_json())
+    rows = [CollectionStore(folder / name).read_manifest().to_json() for name in stored_collections(folder)]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return

@@ -31,7 +31,7 @@ from .chunking import Chunk, chunk_document
 from .lexical import bm25_search, rrf
 from . import vector_index
 from .ranking import Filters, Reranker, mmr
-from .store import CollectionStore, Manifest
+from .store import CollectionStore, Manifest, stored_collections
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -350,8 +350,7 @@ class FaissRetriever:
 
     def collections(self) -> list[str]:
         """Every FAISS collection in the data folder (``assistant.ListsCollections``)."""
-        folder = collections_dir()
-        return [p.name for p in sorted(folder.iterdir()) if CollectionStore(p).exists()] if folder.exists() else []
+        return stored_collections(collections_dir())
 
     def describe(self) -> dict[str, Any]:
         """The manifest's facts (``assistant.Describes``); ``index`` is flat or ivf."""

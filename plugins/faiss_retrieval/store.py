@@ -164,3 +164,8 @@ class CollectionStore:
 
     def remove(self) -> None:
         shutil.rmtree(self.folder)
+
+
+def stored_collections(folder: Path) -> list[str]:
+    """The names of the collections under ``folder`` (those with a manifest), sorted."""
+    return [p.name for p in sorted(folder.iterdir()) if CollectionStore(p).exists()] if folder.exists() else []
