@@ -72,6 +72,23 @@ with a deterministic model, and runs on the real embedded model. Override
 particular shape. `ScriptedLLM(reply)` is the fake model behind it (it records
 every call); fixtures: `scripted_llm`, `tiny_corpus`, `embedded_llm`.
 
+A retriever has its own table:
+
+```python
+from assistant.testing import RetrieverContract
+
+TestMyRetriever = RetrieverContract.for_retriever("my_retriever", plugins_dir=None, settings={})
+```
+
+It syncs a small corpus of its own into a data folder of each test's own and
+checks that sync adds, updates and deletes files and reports it, that an
+unchanged re-sync does no work, that search returns at most `k` passages with
+the file and lines each came from, that a rebuild starts from nothing, that
+the collection survives a new process, and that a missing folder gets an
+`AssistantError` with a hint. Each optional capability the retriever declares
+(below, under Contracts) is checked too. The built-in FAISS retriever and the
+`KeywordRetriever` of the `register_retrievers` example pass it.
+
 ## Tracing and isolation
 
 `ASSISTANT_TRACE_HOOKS=1` prints every pipeline-hook call to stderr:

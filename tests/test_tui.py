@@ -397,13 +397,14 @@ async def test_collections_screen_adds_syncs_chooses_and_deletes(home, tmp_path)
 
 
 @pytest.mark.real_model
-async def test_the_chat_on_a_retriever_with_only_the_required_methods(real_llm, home, tmp_path):
-    """docs/plugins.md's KeywordRetriever offers sync, search and exists and
-    no capability: the chat loads (no warm-up), answers from it on the real
-    model with its sources listed, and its source viewer shows the passage."""
+async def test_the_chat_on_the_docs_keyword_retriever(real_llm, home, tmp_path):
+    """docs/plugins.md's KeywordRetriever (no embeddings, no FAISS): the chat
+    loads, answers from it on the real model with its sources listed, opens
+    one in the file around its lines, and the collections screen lists the
+    collection with the retriever's own facts and deletes it."""
     import shutil
 
-    from assistant import Retriever, ShowsSources, WarmsUp
+    from assistant import Deletes, Describes, ListsCollections, Retriever, ShowsSources, WarmsUp
     from assistant.docgen import EXAMPLES
     from assistant.plugins import make_plugin_host
 
@@ -412,9 +413,10 @@ async def test_the_chat_on_a_retriever_with_only_the_required_methods(real_llm, 
     shutil.copy(EXAMPLES / "register_retrievers.py", plugins)
     engine = Engine(Settings(device="cpu", retriever="keyword", top_k=1, max_new_tokens=12),
                     host=make_plugin_host(plugins), llm=real_llm)
-    first = engine.index(write_tiny_corpus(tmp_path / "tiny"))
+    engine.index(write_tiny_corpus(tmp_path / "tiny"))
     retriever = engine.retriever()
-    assert isinstance(retriever, Retriever) and not isinstance(retriever, (WarmsUp, ShowsSources))
+    assert isinstance(retriever, Retriever) and not isinstance(retriever, WarmsUp)
+    assert all(isinstance(retriever, c) for c in (ShowsSources, ListsCollections, Describes, Deletes))
     app = ChatApp(ChatSession(engine))
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.session.loaded, timeout=120)
@@ -424,14 +426,72 @@ async def test_the_chat_on_a_retriever_with_only_the_required_methods(real_llm, 
         answer = app.session.last_answer
         assert answer.text.strip() and [p.retriever for p in answer.passages] == ["keyword"]
         listed = [item.source.passage for item in app.query_one(SourcesPanel).children]
-        assert [p.source for p in listed] == [answer.passages[0].source] == ["golden-gate.md"]
+        assert [p.source for p in listed] == [answer.passages[0].source] == ["bridges/golden-gate.md"]
         await pilot.press("ctrl+s")
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, SourceScreen))
-        assert app.screen.context() == answer.passages[0].text  # no source_root(): the passage alone
+        shown = app.screen.context()  # the file around the passage's lines, from source_root()
+        assert "    1 ▌ # The Golden Gate Bridge" in shown and "Its colour is called International Orange." in shown
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, SourceScreen))
-        # the collections screen: no collections(), describe() or delete(): the one in use, and a clear refusal
+        await pilot.press("f4")
+        await until(pilot, lambda: type(app.screen).__name__ == "CollectionsScreen" and ready(app, type(app.screen)))
+        table = app.screen.query_one("DataTable")
+        assert table.row_count == 1 and table.get_row_at(0)[:3] == ["default", "3", "6"]
+        await pilot.press("d")
+        await until(pilot, lambda: ready(app, PromptScreen))
+        app.screen.query_one("Input").value = "default"
+        await pilot.press("enter")
+        await until(pilot, lambda: not retriever.exists())
+        assert retriever.collections() == []
+
+
+async def test_the_chat_on_a_retriever_with_only_the_required_methods(home, tmp_path):
+    """A retriever with sync, search and exists and no capability: the chat
+    loads without a warm-up, its source viewer shows the passage alone, and
+    the collections screen lists the collection in use and refuses to delete."""
+    from assistant import ListsCollections, Passage, ShowsSources, SyncReport, WarmsUp, hookimpl
+    from assistant.plugins import make_plugin_host
+
+    class Minimal:
+        """One fixed passage."""
+
+        def __init__(self, collection, settings, loaders):
+            self.collection, self.synced = collection, False
+
+        def exists(self):
+            return self.synced
+
+        def sync(self, folder, progress=False, rebuild=False):
+            self.synced = True
+            return SyncReport(collection=self.collection, added=1, chunks_total=1)
+
+        def search(self, query, k):
+            return [Passage(id="m:1", text="Owls hunt at night.", source="owls.md", start_line=3, end_line=3,
+                            retriever="minimal")][:k]
+
+    class Plugin:
+        @hookimpl
+        def register_retrievers(self, register):
+            register("minimal", Minimal)
+
+    engine = Engine(Settings(device="cpu", retriever="minimal"), llm=ScriptedLLM("They hunt at night [1]."),
+                    host=make_plugin_host(extra=[("minimal", Plugin())]))
+    engine.index(write_tiny_corpus(tmp_path / "tiny"))
+    retriever = engine.retriever()
+    assert not isinstance(retriever, (WarmsUp, ShowsSources, ListsCollections))
+    app = ChatApp(ChatSession(engine))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.session.loaded, timeout=60)
+        assert app.session.status == "ready"
+        await ask(pilot, "When do owls hunt?")
+        await until(pilot, lambda: not app.busy and app.session.last_answer is not None, timeout=60)
+        await pilot.press("ctrl+s")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, SourceScreen))
+        assert app.screen.context() == "Owls hunt at night."  # no source_root(): the passage alone
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, SourceScreen))
         await pilot.press("f4")
         await until(pilot, lambda: type(app.screen).__name__ == "CollectionsScreen" and ready(app, type(app.screen)))
         table = app.screen.query_one("DataTable")
@@ -443,7 +503,7 @@ async def test_the_chat_on_a_retriever_with_only_the_required_methods(real_llm, 
         await until(pilot, lambda: any("cannot delete collections" in n.message for n in app._notifications))
         assert retriever.exists()  # nothing was removed
     # a UI's progress callback is passed only to a sync that takes it
-    assert engine.index(tmp_path / "tiny", on_progress=lambda done, total: None).added == first.added > 0
+    assert engine.index(tmp_path / "tiny", on_progress=lambda done, total: None).added == 1
 
 
 async def test_the_built_in_retriever_offers_both_capabilities(indexed):

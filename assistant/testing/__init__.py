@@ -6,6 +6,10 @@
 
       TestMyStrategy = StrategyContract.for_strategy("my_strategy")
 
+* :class:`RetrieverContract`: the contract every retriever must pass::
+
+      TestMyRetriever = RetrieverContract.for_retriever("my_retriever")
+
 * :func:`write_tiny_corpus`: a few small documents for retrieval tests.
 * pytest fixtures (loaded automatically through the ``pytest11`` entry
   point): ``scripted_llm``, ``tiny_corpus``, ``embedded_llm`` (the real
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 from .contract import StrategyContract
 from .corpus import TINY_CORPUS, write_tiny_corpus
+from .retriever_contract import RetrieverContract
 from .scripted import Call, ScriptedLLM
 
-__all__ = ["Call", "ScriptedLLM", "StrategyContract", "TINY_CORPUS", "write_tiny_corpus"]
+__all__ = ["Call", "RetrieverContract", "ScriptedLLM", "StrategyContract", "TINY_CORPUS", "write_tiny_corpus"]
