@@ -12,6 +12,15 @@ Adapter *kinds* are plugins (``register_adapter_kinds``). A kind is a class
 with a typed ``Options`` dataclass and ``peft_config(options, model)``;
 loading is kind-neutral (PEFT reads the config), so a third-party kind only
 has to say how to build its PEFT config for training.
+
+A public module, for plugins that train or load adapters: save a trained
+adapter with :meth:`AdapterRegistry.save` and an :class:`AdapterInfo` (fill
+``base_fingerprint`` with :func:`weights_fingerprint` of the base model's
+folder, ``data_fingerprint`` with :func:`data_fingerprint` of the training
+file), and it appears in ``assistant adapters list`` and loads with
+``--adapter NAME``. :func:`check_name` validates a name before training
+starts; :func:`check_compatible` refuses an adapter made for other weights.
+``META_FILE`` is the metadata file beside the PEFT files.
 """
 
 from __future__ import annotations
@@ -34,6 +43,9 @@ from .errors import AssistantError
 
 META_FILE = "assistant-adapter.json"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+__all__ = ["META_FILE", "AdapterError", "AdapterInfo", "AdapterKind", "AdapterRegistry", "AdapterSpec",
+           "check_compatible", "check_name", "data_fingerprint", "weights_fingerprint"]
 
 
 class AdapterError(AssistantError):
@@ -84,6 +96,7 @@ class AdapterInfo:
 
 
 def check_name(name: str) -> str:
+    """``name`` if it can name an adapter (a folder under the registry), else an :class:`AdapterError`."""
     if not NAME_PATTERN.match(name or ""):
         raise AdapterError(f"{name!r} is not a valid adapter name",
                            "use letters, digits, '-', '_' or '.', starting with a letter or digit (64 at most)")
@@ -108,6 +121,7 @@ def weights_fingerprint(folder: str | Path, edge: int = 1 << 20) -> str:
 
 
 def data_fingerprint(path: str | Path) -> str:
+    """The SHA-256 of a training file (16 hex digits), recorded so a run says what it learnt from."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):

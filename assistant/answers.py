@@ -12,6 +12,12 @@ normalisation of Rajpurkar et al., 2016).
 Self-consistency takes the majority of the normal forms (Wang et al.,
 "Self-Consistency Improves Chain of Thought Reasoning in Language Models",
 ICLR 2023); ``agreement`` is the winner's share of the votes.
+
+A public module: a strategy plugin that reasons before answering uses
+:func:`extract` for the answer it reports and :func:`vote` to combine
+samples, so its answers compare with the built-ins' (``ANSWER_IS`` is the
+"the answer is ..." pattern, for a strategy that must know whether the model
+committed to an answer at all).
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ YES = {"yes", "true", "correct", "right", "y"}
 NO = {"no", "false", "incorrect", "wrong", "n"}
 ARTICLES = re.compile(r"\b(a|an|the)\b")
 PUNCTUATION = re.compile(r"[^\w\s.-]")
+
+__all__ = ["ANSWER_IS", "Vote", "extract", "normalise", "vote"]
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,8 @@
-"""Which backend runs the generator: llama.cpp or transformers.
+"""The built-in backends, transformers and llama.cpp, registered like any
+plugin's (``register_backends``; the contract is :mod:`assistant.backend`).
 
-``backend = "auto"`` (the default) uses llama.cpp for a GGUF model on the CPU
+``backend = "auto"`` (the default) asks the registered backends in order of
+priority; with the built-ins that means it uses llama.cpp for a GGUF model on the CPU
 when ``llama-cpp-python`` is installed -- it decodes about five times faster
 there -- and transformers otherwise (a GPU, a Hugging Face folder or hub id).
 ``"llamacpp"`` insists (still falling back, with a notice, when it cannot
@@ -17,9 +19,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .backend import Capabilities
 from .errors import ConfigError, ModelError
+from .hookspecs import hookimpl
 
-BACKENDS = ("auto", "transformers", "llamacpp")
+AUTO = "auto"
 
 
 def llamacpp_problem() -> str | None:
@@ -35,45 +39,145 @@ def llamacpp_problem() -> str | None:
     return None
 
 
-def load_llm(settings: Any, progress: Callable[[str], None] | None = None) -> tuple[Any, list[str]]:
-    """The generator for ``settings`` and the notices to show (at most one line)."""
-    from .models import conversion_dir, is_converted, resolve_device, resolve_generator
+class TransformersBackend:
+    """The reference backend: any local model folder, GGUF file (dequantized
+    once into the cache) or hub id, on the CPU or a GPU; the one that trains."""
 
-    choice = getattr(settings, "backend", "auto") or "auto"
-    if choice not in BACKENDS:
-        raise ConfigError(f"unknown backend {choice!r}", f"use one of: {', '.join(BACKENDS)}")
-    notices: list[str] = []
-    if choice != "transformers":
-        source = resolve_generator(settings.model)
+    priority = 10
+    label = "transformers"
+    capabilities = Capabilities()
+
+    def claims(self, settings: Any) -> bool:
+        from .models import resolve_generator
+
+        resolve_generator(settings.model)  # a local path that does not exist fails here, for every backend
+        return True
+
+    def problem(self, settings: Any) -> str | None:
+        return None
+
+    def load(self, settings: Any, progress: Callable[[str], None] | None = None) -> Any:
+        return _transformers(settings, progress)
+
+
+class LlamaCppBackend:
+    """GGUF models on the CPU through llama.cpp (llama-cpp-python): about five
+    times faster than transformers there. Beam search and required words run
+    on a transformers copy of the same weights, loaded when first needed."""
+
+    priority = 20
+    label = "llama.cpp"
+    capabilities = Capabilities()
+
+    def claims(self, settings: Any) -> bool:
+        return self.problem(settings, install=False) is None
+
+    def problem(self, settings: Any, install: bool = True) -> str | None:
+        from .models import resolve_device, resolve_generator
+
+        if resolve_generator(settings.model).kind != "gguf":
+            return "the model is not a GGUF file"
         device = resolve_device(settings.device)
-        problem = None
-        if source.kind != "gguf":
-            problem = "the model is not a GGUF file"
-        elif device != "cpu":
-            problem = f"the model runs on {device}"
-        if problem and choice == "llamacpp":
-            notices.append(f"llama.cpp backend not used: {problem}; using transformers")
-        if not problem:
-            problem = llamacpp_problem()
-            if problem:
-                notices.append(f"llama.cpp backend not used: {problem}; using transformers")
-            else:
-                try:
-                    from .llamacpp.backend import LlamaCppLLM
-                    from .llamacpp.runtime import ContextOptions, Runtime
+        if device != "cpu":
+            return f"the model runs on {device}"
+        return llamacpp_problem() if install else None
 
-                    gguf = Path(source.location)
-                    runtime = Runtime(gguf, ContextOptions(n_ctx=max(4096, settings.context_window or 0),
-                                                          n_threads=max(0, settings.threads)))
-                    folder = conversion_dir(gguf)
-                    llm = LlamaCppLLM(runtime, gguf, source.label, settings.context_window,
-                                      reference=lambda: _transformers(settings, progress, "cpu"),
-                                      base_folder=str(folder) if is_converted(folder) else None)
-                    return llm, notices
-                except (ModelError, OSError, AttributeError) as exc:
-                    message = getattr(exc, "message", None) or str(exc)
-                    notices.append(f"llama.cpp backend failed to load ({message}); using transformers")
-    return _transformers(settings, progress), notices
+    def load(self, settings: Any, progress: Callable[[str], None] | None = None) -> Any:
+        from .llamacpp.backend import LlamaCppLLM
+        from .llamacpp.runtime import ContextOptions, Runtime
+        from .models import conversion_dir, is_converted, resolve_generator
+
+        source = resolve_generator(settings.model)
+        gguf = Path(source.location)
+        runtime = Runtime(gguf, ContextOptions(n_ctx=max(4096, settings.context_window or 0),
+                                              n_threads=max(0, settings.threads)))
+        folder = conversion_dir(gguf)
+        return LlamaCppLLM(runtime, gguf, source.label, settings.context_window,
+                           reference=lambda: _transformers(settings, progress, "cpu"),
+                           base_folder=str(folder) if is_converted(folder) else None)
+
+
+BUILT_IN = {"llamacpp": LlamaCppBackend, "transformers": TransformersBackend}
+
+
+@hookimpl
+def register_backends(register: Callable[[str, type], None]) -> None:
+    for name, backend in BUILT_IN.items():
+        register(name, backend)
+
+
+def load_llm(settings: Any, progress: Callable[[str], None] | None = None,
+             backends: dict[str, type] | None = None) -> tuple[Any, list[str]]:
+    """The generator for ``settings`` and the notices to show (one line per
+    backend passed over). ``backends`` are the registered backend classes by
+    name (default: the built-in ones)."""
+    viable, notices = plan(settings, backends)
+    for i, (_name, backend) in enumerate(viable):
+        try:
+            return backend.load(settings, progress), notices
+        except (ModelError, OSError, AttributeError) as exc:
+            if i + 1 == len(viable):
+                raise
+            message = getattr(exc, "message", None) or str(exc)
+            notices.append(f"{backend.label} backend failed to load ({message}); using {viable[i + 1][1].label}")
+    raise AssertionError("unreachable: plan() raises when no backend can run the model")
+
+
+def choose_backend(settings: Any, backends: dict[str, type] | None = None) -> tuple[str, list[str]]:
+    """The name of the backend that will run ``settings.model`` and the
+    notices about the others, without loading anything (so a wrong model
+    spec fails before retrieval runs)."""
+    viable, notices = plan(settings, backends)
+    return viable[0][0], notices
+
+
+def plan(settings: Any, backends: dict[str, type] | None = None) -> tuple[list[tuple[str, Any]], list[str]]:
+    """The backends that can run ``settings.model``, best first, as (name,
+    backend object), and a notice for each one passed over that the user
+    would expect to run it: the one they named, or under ``auto`` one that
+    claims the model but cannot run it here (llama.cpp not installed).
+    Raises ``ModelError`` when none can, with every reason."""
+    backends = backends or BUILT_IN
+    choice = getattr(settings, "backend", AUTO) or AUTO
+    if choice != AUTO and choice not in backends:
+        raise ConfigError(f"unknown backend {choice!r}",
+                          f"use one of: {', '.join([AUTO, *sorted(backends)])} (assistant plugins lists them)")
+    objects = {name: cls() for name, cls in backends.items()}
+    order = sorted(objects, key=lambda n: -getattr(objects[n], "priority", 0))
+    viable: list[tuple[str, Any]] = []
+    passed: list[str] = []
+    reasons: list[str] = []
+    if choice != AUTO:
+        order.remove(choice)
+        problem = objects[choice].problem(settings)
+        if problem is None:
+            viable.append((choice, objects[choice]))
+        else:
+            reasons.append(f"{objects[choice].label}: {problem}")
+            passed.append(f"{objects[choice].label} backend not used: {problem}")
+    wrong: ModelError | None = None  # a spec this backend finds wrong may be another's (a URL, say)
+    for name in order:
+        backend = objects[name]
+        try:
+            if not backend.claims(settings):
+                continue
+            problem = backend.problem(settings)
+        except ModelError as exc:
+            wrong = wrong or exc
+            continue
+        if problem is None:
+            viable.append((name, backend))
+            continue
+        reasons.append(f"{backend.label}: {problem}")
+        if choice == AUTO and not viable:
+            passed.append(f"{backend.label} backend not used: {problem}")
+    if not viable and wrong is not None:
+        raise wrong
+    if not viable:
+        raise ModelError(f"no backend can run the model {settings.model!r}"
+                         + (f" ({'; '.join(reasons)})" if reasons else ""),
+                         "install the backend it needs, or choose another model (assistant plugins lists the backends)")
+    return viable, [f"{p}; using {viable[0][1].label}" for p in passed]
 
 
 def _transformers(settings: Any, progress: Callable[[str], None] | None, device: str | None = None) -> Any:

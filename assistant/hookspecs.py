@@ -95,6 +95,29 @@ def register_retrievers(register: Callable[[str, type], None]) -> None:
 
 
 @hookspec
+def register_backends(register: Callable[[str, type], None]) -> None:
+    """Register model backends: what loads and runs the generator.
+
+    Args:
+        register: call ``register(name, backend_class)``. The class is
+            constructed with no arguments and offers ``assistant.Backend``:
+            ``claims(settings) -> bool`` (is ``settings.model`` a spec it is
+            meant for), ``problem(settings) -> str | None`` (why it cannot
+            run it here, cheaply, loading nothing) and ``load(settings,
+            progress) -> LLM``, with the class attributes ``priority``,
+            ``label`` and ``capabilities``. The user picks one with the
+            ``backend`` setting or ``--backend NAME``; ``auto`` tries them by
+            priority. The loaded model declares what it cannot do in its
+            ``capabilities`` attribute (``assistant.Capabilities``). The
+            built-in ``transformers`` and ``llamacpp`` are registered the
+            same way (``assistant/backends.py``).
+
+    Returns:
+        Nothing; return values are ignored.
+    """
+
+
+@hookspec
 def register_example_selectors(register: Callable[[str, type], None]) -> None:
     """Register few-shot example selectors.
 
@@ -129,11 +152,14 @@ def register_adapter_kinds(register: Callable[[str, type], None]) -> None:
     """Register kinds of model adapters (LoRA, soft prompts, ...).
 
     Args:
-        register: call ``register(kind, adapter_class)``. The adapter class
-            will know how to train, save and apply one kind of PEFT adapter;
-            the methods it must offer are defined by the adapters feature,
-            and until it lands registered kinds are only listed by
-            ``assistant plugins``.
+        register: call ``register(kind, adapter_class)``. The class offers
+            ``AdapterKind`` (``assistant/adapters.py``): the class attributes
+            ``name``, ``Options`` (a dataclass of hyper-parameters with
+            defaults, set by the flags of ``assistant tune sft``) and
+            ``prompt_learning`` (virtual tokens rather than changed weights),
+            and ``peft_config(options, model)``, which returns the ``peft``
+            config to train. ``assistant tune sft --kind KIND`` trains one;
+            both backends apply the trained adapter (see ``Capabilities.adapter_kinds``).
 
     Returns:
         Nothing; return values are ignored.
@@ -247,7 +273,9 @@ def on_answer(answer: Answer, settings: Settings) -> None:
         settings: the current settings.
 
     Returns:
-        Nothing; return values are ignored. Raising fails the turn.
+        Nothing; return values are ignored. An observer that raises loses
+        only its own work (the answer gets a notice naming the plugin),
+        unless ``plugin_errors = "fail"``.
     """
 
 

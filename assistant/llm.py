@@ -1,10 +1,14 @@
 """The one way strategies talk to a model.
 
-:class:`LLM` is the interface every backend implements (transformers today;
-llama.cpp later); :class:`MeteredLLM` wraps one for a single turn and
-records every call as a trace :class:`~assistant.types.Step` with its
+:class:`LLM` is the interface every backend's models implement
+(transformers, llama.cpp, and any registered with ``register_backends``; see
+:mod:`assistant.backend`); :class:`MeteredLLM` wraps one for a single turn
+and records every call as a trace :class:`~assistant.types.Step` with its
 prompts, outputs, token counts and milliseconds, so strategies get a full
-trace without writing any tracing code.
+trace without writing any tracing code. It also stands between strategies and
+what a model cannot do (its ``capabilities``): several samples become
+several calls, a stream becomes one piece, and a score, beam search or word
+constraint the model cannot give raises ``CapabilityMissing``.
 """
 
 from __future__ import annotations
@@ -22,7 +26,13 @@ PromptLike = Prompt | str
 
 @runtime_checkable
 class LLM(Protocol):
-    """A loaded language model (base weights plus the active adapter, if any)."""
+    """A loaded language model (base weights plus the active adapter, if any).
+
+    A model may also have a ``capabilities`` attribute
+    (:class:`assistant.Capabilities`) saying what it cannot do; without one
+    it is taken to do everything below. Where a capability is missing the
+    method may raise ``CapabilityMissing`` (``score``) or answer as well as
+    it can (``count_tokens`` an estimate, ``render`` its best rendering)."""
 
     name: str
     context_window: int
@@ -97,10 +107,14 @@ class MeteredLLM:
     """Wraps an LLM for one turn, recording each call as a Step and enforcing the budget."""
 
     def __init__(self, inner: LLM, budget: Budget | None = None) -> None:
+        from .backend import capabilities_of
+
         self.inner = inner
         self.name = inner.name
         self.context_window = inner.context_window
+        self.capabilities = capabilities_of(inner)
         self.steps: list[Step] = []
+        self.notices: list[str] = []  # said once each: what the model could not do and what ran instead
         self.budget = budget or Budget()
         self.started = time.perf_counter()
 
@@ -122,11 +136,29 @@ class MeteredLLM:
         if b.max_seconds and time.perf_counter() - self.started >= b.max_seconds:
             raise BudgetExhausted(f"the budget of {b.max_seconds:g} s is spent")
 
+    def notice(self, text: str) -> None:
+        if text not in self.notices:
+            self.notices.append(text)
+
+    def _check_decoding(self, decoding: Decoding | None) -> None:
+        from .backend import CapabilityMissing
+
+        if decoding is not None and (decoding.exclude or decoding.require) and not self.capabilities.words:
+            raise CapabilityMissing(self.name, "words", "drop the excluded/required words, or use another backend")
+        if decoding is not None and decoding.num_beams > 1 and not self.capabilities.beam_search:
+            raise CapabilityMissing(self.name, "beam_search", "use num_beams 1, or another backend")
+
     def generate(self, prompts: Sequence[PromptLike], n: int = 1, decoding: Decoding | None = None,
                  label: str = "generate") -> list[list[Candidate]]:
         self.check_budget()
+        self._check_decoding(decoding)
         start = time.perf_counter()
-        result = self.inner.generate(prompts, n=n, decoding=decoding, label=label)
+        if n > 1 and not self.capabilities.samples:
+            self.notice(f"model {self.name!r} gives one sample per call: {n} samples took {n} calls")
+            rows = [self.inner.generate(prompts, n=1, decoding=_seeded(decoding, i), label=label) for i in range(n)]
+            result = [[row[p][0] for row in rows] for p in range(len(prompts))]
+        else:
+            result = self.inner.generate(prompts, n=n, decoding=decoding, label=label)
         ms = (time.perf_counter() - start) * 1000
         flat = [c for group in result for c in group]
         # prompt tokens are paid once per prompt, not once per sample
@@ -142,7 +174,11 @@ class MeteredLLM:
 
     def stream(self, prompt: PromptLike, decoding: Decoding | None = None, label: str = "stream") -> TextStream:
         self.check_budget()
-        inner_stream = self.inner.stream(prompt, decoding=decoding, label=label)
+        self._check_decoding(decoding)
+        if not self.capabilities.streaming:
+            inner_stream = _whole(self.inner, prompt, decoding, label)
+        else:
+            inner_stream = self.inner.stream(prompt, decoding=decoding, label=label)
         return TextStream(lambda outer: self._record_stream(inner_stream, outer, prompt, decoding, label))
 
     def _record_stream(self, inner: TextStream, outer: TextStream, prompt: PromptLike,
@@ -163,6 +199,10 @@ class MeteredLLM:
         ))
 
     def score(self, prompt: PromptLike, continuation: str) -> float:
+        if not self.capabilities.score:
+            from .backend import CapabilityMissing
+
+            raise CapabilityMissing(self.name, "score")
         self.check_budget()
         start = time.perf_counter()
         value = self.inner.score(prompt, continuation)
@@ -175,6 +215,25 @@ class MeteredLLM:
 
     def render(self, prompt: PromptLike) -> str:
         return self.inner.render(prompt)
+
+
+def _seeded(decoding: Decoding | None, i: int) -> Decoding | None:
+    """The i-th of several one-sample calls: its own seed when one was set."""
+    import dataclasses
+
+    if decoding is None or decoding.seed is None:
+        return decoding
+    return dataclasses.replace(decoding, seed=decoding.seed + i)
+
+
+def _whole(llm: LLM, prompt: PromptLike, decoding: Decoding | None, label: str) -> TextStream:
+    """A stream of one piece, from ``generate``, for a model that cannot stream."""
+    def produce(stream: TextStream) -> Iterator[str]:
+        [[candidate]] = llm.generate([prompt], n=1, decoding=decoding, label=label)
+        stream.candidate = candidate
+        yield candidate.text
+
+    return TextStream(produce)
 
 
 def stream_rows(steps: Iterator[Sequence[Any]], stops: Sequence[str], stream: TextStream,

@@ -16,8 +16,10 @@ names (comma-separated; empty means none); built-ins always load.
 ``ASSISTANT_TRACE_HOOKS=1`` prints every hook call to stderr.
 
 A plugin that fails to import, or fails while registering, is reported and
-skipped; the others load. A plugin that raises during a turn fails that turn
-with a :class:`PluginError` naming it.
+skipped; the others load. A pipeline hook that raises during a turn loses
+only its own contribution and the answer carries a notice naming the plugin
+(``plugin_errors = "isolate"``, the default); with ``plugin_errors = "fail"``
+the turn fails with a :class:`PluginError` naming it.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from . import hookspecs
 from .errors import PluginError, UnknownNameError
 
 BUILTIN_PLUGINS = (
+    "assistant.backends",  # the core's own backends, registered like a plugin's
     "assistant_plugins.zero_shot",
     "assistant_plugins.chain_of_thought",
     "assistant_plugins.self_consistency",
@@ -64,6 +67,7 @@ TRACE_ENV = "ASSISTANT_TRACE_HOOKS"
 REGISTRATION_HOOKS = {
     "register_strategies": "strategy",
     "register_retrievers": "retriever",
+    "register_backends": "backend",
     "register_example_selectors": "example_selector",
     "register_loaders": "loader",
     "register_adapter_kinds": "adapter_kind",

@@ -10,6 +10,15 @@ protocol, a retriever has it by defining the method, and the core checks with
 chat then skips the warm-up, and its source viewer shows the passage's own
 text instead of the file around it).
 
+Options: a retriever may declare a class attribute ``Options``, a dataclass
+whose fields (with defaults and ``metadata={"help": ...}``) are its settings.
+The user sets them in the config file's ``[plugins.NAME]`` table (NAME: the
+name the retriever is registered under) or per command with
+``--retriever-option KEY=VALUE`` (``-R``); ``assistant config`` lists them.
+The engine checks them when it builds the retriever (an unknown key or a
+wrong type is a ``ConfigError`` naming the valid ones), and the retriever
+reads them with :func:`retriever_options`.
+
 Capabilities:
 
 * :class:`WarmsUp`: ``warm_up()`` loads what the first search needs (an
@@ -30,9 +39,12 @@ Capabilities:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .types import Passage, SyncReport
+
+if TYPE_CHECKING:
+    from .config import Settings
 
 
 @runtime_checkable
@@ -112,3 +124,14 @@ class Deletes(Protocol):
         """Remove this collection's index and state (never the user's files);
         afterwards ``exists()`` is False."""
         ...
+
+
+def retriever_options(settings: Settings, name: str, retriever_class: type) -> Any:
+    """``retriever_class.Options`` built from ``settings.plugins[name]`` (the
+    ``[plugins.NAME]`` table and ``--retriever-option``), strings coerced to
+    the fields' types; ``None`` for a retriever without ``Options``. Raises
+    ``ConfigError`` naming the valid options for an unknown key, a value of
+    the wrong type, or one the dataclass's own checks refuse."""
+    from .strategy import build_options
+
+    return build_options(name, retriever_class, settings.plugin_options(name), what="retriever")

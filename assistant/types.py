@@ -161,7 +161,8 @@ class Citation:
 
 @dataclass(frozen=True)
 class StrategyResult:
-    """What a strategy returns: the final text, all candidates, its own steps."""
+    """What a strategy returns: the final text, all candidates, its own steps
+    (the ``notices`` of those steps are shown with the answer, each once)."""
 
     text: str
     candidates: tuple[Candidate, ...] = ()

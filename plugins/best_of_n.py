@@ -21,7 +21,7 @@ import dataclasses
 import statistics
 from dataclasses import dataclass, field
 
-from assistant import BudgetExhausted, Step, StrategyCall, StrategyResult, hookimpl
+from assistant import BudgetExhausted, CapabilityMissing, Step, StrategyCall, StrategyResult, hookimpl
 
 
 @hookimpl
@@ -59,6 +59,7 @@ class BestOfN:
         decoding = dataclasses.replace(call.decoding, temperature=o.temperature, top_p=o.top_p)
         candidates = call.llm.generate([call.prompt], n=max(1, o.samples), decoding=decoding, label="candidates")[0]
         scores: dict[str, list[float]] = {}
+        skipped = ""
         if o.likelihood_weight and len(candidates) > 1:
             likelihood = []
             try:
@@ -66,6 +67,9 @@ class BestOfN:
                     likelihood.append(call.llm.score(call.prompt, c.text) / max(c.completion_tokens, 1))
             except BudgetExhausted:
                 likelihood = []  # no budget left to verify: the plugins' scores (or the first) decide
+            except CapabilityMissing:  # a model without log-probabilities (a server that gives none)
+                likelihood = []
+                skipped = f"model {call.llm.name!r} cannot score answers: ranked without their likelihood"
             if likelihood:
                 scores["likelihood"] = likelihood
         if len(candidates) > 1:
@@ -81,6 +85,7 @@ class BestOfN:
             call.on_text(text)
         step = Step(kind="verify", name="best of n", ms=0.0,
                     detail={"scores": {k: [round(v, 4) for v in vs] for k, vs in scores.items()},
-                            "totals": [round(t, 4) for t in totals], "chosen": best})
+                            "totals": [round(t, 4) for t in totals], "chosen": best},
+                    notices=(skipped,) if skipped else ())
         return StrategyResult(text=text, candidates=tuple(candidates), steps=(step,),
                               metadata={"chosen": best, "scores": scores})

@@ -23,9 +23,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from assistant import Message, Prompt, Step, StrategyCall, StrategyResult, hookimpl
+from assistant import Message, Prompt, Step, StrategyCall, StrategyResult, hookimpl, user_message
 from assistant.answers import ANSWER_IS, extract
-from assistant.prompt import user_message
 
 
 @hookimpl

@@ -19,9 +19,8 @@ import dataclasses
 import re
 from dataclasses import dataclass, field
 
-from assistant import BudgetExhausted, Message, Prompt, Step, StrategyCall, StrategyResult, hookimpl
+from assistant import BudgetExhausted, Message, Prompt, Step, StrategyCall, StrategyResult, hookimpl, user_message
 from assistant.answers import extract
-from assistant.prompt import user_message
 
 
 @hookimpl

@@ -20,9 +20,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from assistant import Step, StrategyCall, StrategyResult, hookimpl
+from assistant import Prompt, Step, StrategyCall, StrategyResult, hookimpl
 from assistant.answers import extract, vote
-from assistant_plugins.chain_of_thought import reasoning_prompt
 
 
 @hookimpl
@@ -40,6 +39,12 @@ class SelfConsistencyOptions:
     answer_format: str = field(default="End with a line 'The answer is: ...'.",
                                metadata={"help": "How the model is asked to state its final answer."})
     answer_kind: str = field(default="auto", metadata={"help": "What to extract and vote on: auto, number, yesno, span."})
+
+
+def reasoning_prompt(prompt: Prompt, trigger: str, answer_format: str) -> Prompt:
+    """The prompt with the reasoning instructions appended to the system text (as chain-of-thought does)."""
+    extra = " ".join(part for part in (trigger, answer_format) if part.strip())
+    return dataclasses.replace(prompt, instructions=f"{prompt.instructions.strip()}\n\n{extra}".strip())
 
 
 class SelfConsistency:

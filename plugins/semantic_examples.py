@@ -15,6 +15,10 @@ Turn it on with ``example_selector = "semantic"`` and ``examples_k = 3``;
 options under ``[plugins.semantic_examples]``: ``banks`` (extra files or
 folders), ``max_tokens`` (budget for all examples, default 400),
 ``diversity`` (MMR lambda, default 0.7).
+
+The plugin also adds ``assistant examples list|search|add|uncertain``: the
+banks in use, what the selector would choose, a new example, and the
+questions worth writing one for (active prompting).
 """
 
 from __future__ import annotations
@@ -26,9 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assistant import CorpusError, Example, hookimpl, load_embedder
-from assistant.models import embedder_lock
-from assistant.paths import cache_dir, data_dir
+import click
+
+from assistant import (Example, add_example, atomic_path, cache_dir, embedder_lock, hookimpl, load_embedder, mmr,
+                       rank_questions, read_bank, user_bank_dir)
 
 PROJECT_BANKS = Path(__file__).resolve().parent / "example_banks"  # shipped in the wheel as package data
 _LOCK = threading.Lock()
@@ -42,13 +47,7 @@ def register_example_selectors(register):
 
 @hookimpl
 def register_commands(cli):
-    from assistant.cli.examples import examples
-
     cli.add_command(examples)
-
-
-def user_bank_dir() -> Path:
-    return data_dir() / "examples"
 
 
 def bank_files(extra: list[str] | tuple[str, ...] = ()) -> list[Path]:
@@ -60,23 +59,6 @@ def bank_files(extra: list[str] | tuple[str, ...] = ()) -> list[Path]:
         elif place.is_file():
             files.append(place)
     return files
-
-
-def read_bank(path: Path) -> list[Example]:
-    examples = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            examples.append(Example(input=str(row["input"]), output=str(row["output"]),
-                                    rationale=row.get("rationale") or None,
-                                    id=str(row.get("id") or f"{path.stem}-{number}"),
-                                    tags=tuple(row.get("tags") or ())))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise CorpusError(f"example bank {path}, line {number}: {exc}",
-                              'each line needs {"input": ..., "output": ...}') from None
-    return examples
 
 
 @dataclass
@@ -142,8 +124,6 @@ class SemanticSelector:
             return self._select(query, k, files, embedder)
 
     def _select(self, query: str, k: int, files: list[Path], embedder: Any) -> list[Example]:
-        from assistant_plugins.faiss_retrieval.ranking import mmr
-
         bank = load_bank(files, embedder, self.settings.embedder)
         if not bank.examples:
             return []
@@ -166,18 +146,83 @@ class SemanticSelector:
         return chosen
 
 
-def add_example(example: Example, bank: str = "added") -> Path:
-    """Append an example to a user bank (rewritten atomically); it is used from the next question on."""
-    from assistant.atomic import atomic_path
 
-    if not example.input.strip() or not example.output.strip():
-        raise CorpusError("an example needs an input and an output", "give both --input and --output")
-    path = user_bank_dir() / f"{bank}.jsonl"
-    old = path.read_text(encoding="utf-8") if path.exists() else ""
-    if old and not old.endswith("\n"):
-        old += "\n"
-    row = {"id": example.id or hashlib.sha256(example.input.encode()).hexdigest()[:10], "input": example.input,
-           "output": example.output, "rationale": example.rationale, "tags": list(example.tags)}
-    with atomic_path(path) as tmp:
-        tmp.write_text(old + json.dumps(row, ensure_ascii=False) + "\n", encoding="utf-8")
-    return path
+
+# ------------------------------------------------------------------ commands
+
+
+@click.group("examples")
+def examples() -> None:
+    """Few-shot example banks: list them, search them, add to them.
+
+    Turn the selector on with `--config` or the environment:
+    ASSISTANT_EXAMPLE_SELECTOR=semantic ASSISTANT_EXAMPLES_K=3 assistant ask "..."
+    """
+
+
+@examples.command("list")
+def list_banks() -> None:
+    """The bank files in use and how many examples each holds."""
+    for path in bank_files():
+        click.echo(f"{len(read_bank(path)):>5}  {path}")
+
+
+@examples.command()
+@click.argument("query")
+@click.option("-k", type=int, default=3, show_default=True, help="Examples to select.")
+@click.pass_obj
+def search(app, query: str, k: int) -> None:
+    """Show the examples the selector would put in the prompt for QUERY."""
+    for example in SemanticSelector(app.settings()).select(query, k):
+        click.echo(f"[{example.id}] {example.score:.3f}  {example.input}")
+        if example.rationale:
+            click.echo(f"    {example.rationale}")
+        click.echo(f"    -> {example.output}")
+
+
+@examples.command()
+@click.option("--input", "input_", required=True, help="The question or task.")
+@click.option("--output", required=True, help="The answer to show.")
+@click.option("--rationale", help="The reasoning to show before the answer (for chain-of-thought).")
+@click.option("--tag", "tags", multiple=True, help="A tag; repeatable.")
+@click.option("--bank", default="added", show_default=True, help="User bank file name (without .jsonl).")
+def add(input_: str, output: str, rationale: str | None, tags: tuple[str, ...], bank: str) -> None:
+    """Add an example to a user bank; the selector uses it from the next question on."""
+    path = add_example(Example(input=input_, output=output, rationale=rationale, tags=tags), bank=bank)
+    click.echo(f"added to {path}")
+
+
+@examples.command()
+@click.option("--dataset", type=click.Path(exists=True, dir_okay=False), required=True,
+              help="Questions: SVAMP.json, a GSM8K .jsonl, or a text file with one question per line.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="Questions to try.")
+@click.option("--samples", type=click.IntRange(min=2), default=5, show_default=True,
+              help="Answers sampled per question (one batched call).")
+@click.option("--top", type=click.IntRange(min=1), default=5, show_default=True, help="Most uncertain questions shown.")
+@click.option("--max-new-tokens", type=int, default=128, show_default=True, help="Tokens per sampled answer.")
+@click.option("--out", type=click.Path(), help="Also write them as JSONL, ready to annotate.")
+@click.pass_obj
+def uncertain(app, dataset: str, limit: int, samples: int, top: int, max_new_tokens: int, out: str | None) -> None:
+    """Active prompting: the questions the model disagrees with itself on most.
+
+    Write an exemplar (with --rationale) for those with `assistant examples add`;
+    the semantic selector then shows it for similar questions.
+    """
+    path = Path(dataset)
+    if path.suffix in (".json", ".jsonl"):
+        from assistant.evaluation.strategies import load_problems
+
+        questions = [p.question for p in load_problems(path)][:limit]
+    else:
+        questions = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()][:limit]
+    engine = app.engine()
+    decoding = engine.decoding(max_new_tokens=max_new_tokens, temperature=0.7, top_p=0.95, top_k=40)
+    with click.progressbar(length=len(questions), label="sampling", file=click.get_text_stream("stderr")) as bar:
+        ranked = rank_questions(engine.llm, questions, samples, decoding, on_done=lambda i: bar.update(1))
+    for u in ranked[:top]:
+        click.echo(f"disagreement {u.disagreement:.2f}  entropy {u.entropy:.2f}  {u.question}")
+        click.echo(f"    answers: {', '.join(a or '(none)' for a in u.answers)}")
+    if out:
+        with atomic_path(Path(out)) as tmp:
+            tmp.write_text("".join(json.dumps(u.to_json()) + "\n" for u in ranked[:top]), encoding="utf-8")
+        click.echo(f"wrote {out}", err=True)

@@ -59,10 +59,12 @@ def scifact_subset(tmp_path):
 @pytest.mark.real_model
 def test_eval_retrieval_on_real_scifact_claims(scifact_subset, tmp_path, home):
     out = tmp_path / "result.json"
-    result = run_cli("eval", "retrieval", "--beir", str(scifact_subset), "--json", str(out))
+    result = run_cli("eval", "retrieval", "--beir", str(scifact_subset), "--modes", "dense,bm25,hybrid",
+                     "--json", str(out))
     assert result.returncode == 0, result.stderr
     assert "nDCG@10" in result.stdout and "MRR@10" in result.stdout
     data = json.loads(out.read_text())
+    assert data["retriever"] == "faiss"
     queries = len({line.split()[0] for line in (scifact_subset / "qrels" / "test.tsv").read_text().splitlines()[1:]})
     assert set(data["results"]) == {"dense", "bm25", "hybrid"} and data["rrf_k"] == 10
     for mode, result in data["results"].items():
@@ -70,6 +72,29 @@ def test_eval_retrieval_on_real_scifact_claims(scifact_subset, tmp_path, home):
         # Among ~200 abstracts the relevant one is usually near the top; the full set is measured in the note.
         assert 0.6 < result["metrics"]["nDCG@10"] <= 1.0, mode
         assert result["metrics"]["recall@100"] >= result["metrics"]["recall@10"]
+
+
+    # a second run re-embeds nothing: the corpus folder and its collection are kept in the cache
+    again = run_cli("eval", "retrieval", "--beir", str(scifact_subset), "--modes", "dense", "--json", str(out))
+    assert again.returncode == 0, again.stderr
+    assert json.loads(out.read_text())["results"]["dense"]["metrics"] == data["results"]["dense"]["metrics"]
+    documents = data["results"]["dense"]["documents"]
+    assert f"0 added, 0 updated, 0 removed, {documents} unchanged, 0 chunks embedded" in again.stderr
+
+
+def test_eval_retrieval_runs_on_any_registered_retriever(scifact_subset, tmp_path, home):
+    """The docs' KeywordRetriever (no embeddings, no FAISS) through the same command."""
+    from assistant.docgen import EXAMPLES
+
+    out = tmp_path / "keyword.json"
+    result = run_cli("--plugins-dir", str(EXAMPLES), "eval", "retrieval", "--beir", str(scifact_subset),
+                     "--json", str(out), env={"ASSISTANT_RETRIEVER": "keyword"})
+    assert result.returncode == 0, result.stderr
+    data = json.loads(out.read_text())
+    assert data["retriever"] == "keyword" and list(data["results"]) == ["keyword"]
+    # word overlap among ~200 abstracts finds the relevant one often, though less often than BM25 or embeddings
+    assert 0.2 < data["results"]["keyword"]["metrics"]["nDCG@10"] <= 1.0
+    assert "retriever 'keyword'" in result.stderr
 
 
 def test_eval_retrieval_on_a_folder_that_is_not_beir(tmp_path):

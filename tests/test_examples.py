@@ -7,7 +7,8 @@ import pytest
 from assistant import CorpusError, Example, Settings
 from assistant.engine import Engine
 from assistant.testing import ScriptedLLM
-from assistant_plugins.semantic_examples import SemanticSelector, add_example
+from assistant import add_example
+from assistant_plugins.semantic_examples import SemanticSelector
 
 from .conftest import run_cli
 

@@ -42,6 +42,8 @@ def test_every_hook_documents_each_argument_and_its_return():
 class EveryHook:
     """A plugin implementing every hook, recording which were called."""
 
+    replies: Any = iter(())  # the scripted model's replies, set by the test
+
     def __init__(self) -> None:
         self.called: set[str] = set()
 
@@ -97,6 +99,26 @@ class EveryHook:
         register("noop", object)
 
     @hookimpl
+    def register_backends(self, register):
+        self.called.add("register_backends")
+
+        class Scripted:
+            """The scripted model, through the backend contract."""
+
+            priority, label, capabilities = 99, "scripted", None
+
+            def claims(self, settings):
+                return settings.model == "scripted"
+
+            def problem(self, settings):
+                return None
+
+            def load(self, settings, progress=None):
+                return ScriptedLLM(lambda prompt, i: next(EveryHook.replies))
+
+        register("scripted", Scripted)
+
+    @hookimpl
     def register_commands(self, cli):
         self.called.add("register_commands")
 
@@ -143,9 +165,9 @@ def test_every_hook_is_exercised():
     host.register_commands(cli)
     assert "every-hook" in cli.commands
 
-    replies = iter(["short", "a longer answer"])
-    engine = Engine(Settings(retriever="fixed", example_selector="no_examples", examples_k=1, strategy="pick"),
-                    host=host, llm=ScriptedLLM(lambda prompt, i: next(replies)))
+    EveryHook.replies = iter(["short", "a longer answer"])
+    engine = Engine(Settings(retriever="fixed", example_selector="no_examples", examples_k=1, strategy="pick",
+                             model="scripted"), host=host)  # the model comes from register_backends
     answer = engine.answer("Which is longer?")
     assert answer.text == "a longer answer"  # the verifier's choice
     assert {p.id for p in answer.passages} == {"f:1", "h:1"}  # retriever + hook, fused

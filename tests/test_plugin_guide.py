@@ -68,6 +68,29 @@ def test_all_examples_load_and_every_hook_is_exercised(home, tmp_path):
     assert json.loads((home / "feedback.jsonl").read_text())["value"] == 1
 
 
+def test_example_backend_answers_and_declares_what_it_cannot_do(home):
+    """register_backends.py: `canned:TEXT` is claimed by the example's backend
+    under `auto`; best-of-n ranks without likelihoods and says so once; the
+    answer streams in one piece (the model cannot stream)."""
+    host = make_plugin_host(EXAMPLES)
+    assert host.registry.get("backend", "canned").plugin == "register_backends"
+    engine = Engine(Settings(model="canned:Owls hunt at night."), host=host)
+    pieces: list[str] = []
+    answer = engine.answer("When do owls hunt?", use_retrieval=False, strategy="best_of_n",
+                           options={"samples": 2}, on_text=pieces.append)
+    assert answer.text == "Owls hunt at night." and pieces == ["Owls hunt at night."]
+    assert type(engine.llm).__name__ == "CannedLLM" and engine.notices == []
+    assert [n for n in answer.notices if "cannot score" in n] == [
+        "model 'canned:Owls hunt at night.' cannot score answers: ranked without their likelihood"]
+    # named but unable: one notice, and auto's choice among the others runs
+    from assistant.backends import choose_backend
+
+    name, notices = choose_backend(Settings(model="embedded", backend="canned", device="cpu"), engine.backends())
+    assert name in ("llamacpp", "transformers")
+    assert notices == [f"canned backend not used: the model setting does not start with 'canned:'; using "
+                       f"{'llama.cpp' if name == 'llamacpp' else 'transformers'}"]
+
+
 @pytest.mark.real_model
 def test_example_loader_indexes_csv_with_the_builtin_retriever(home, tmp_path):
     folder = tmp_path / "tables"

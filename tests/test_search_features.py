@@ -10,11 +10,11 @@ import shutil
 
 import pytest
 
-from assistant import Conversation, Message, ModelError, Settings
+from assistant import Conversation, Message, ModelError, Settings, mmr
 from assistant.engine import Engine
 from assistant.testing import ScriptedLLM
 from assistant_plugins.faiss_retrieval import vector_index
-from assistant_plugins.faiss_retrieval.ranking import Filters, mmr
+from assistant_plugins.faiss_retrieval.ranking import Filters
 
 from .conftest import SAMPLE, run_cli
 

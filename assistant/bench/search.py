@@ -31,22 +31,51 @@ QUICK_DOCS, QUICK_QUERIES = 32, 24
 GOALS_MS = {"100k": 5.0, "1m": 2.0}
 
 
+def cached_vectors(data_key: str, texts: list[str], embed: Any, embedder: str, progress: bool) -> Any:
+    """Unit vectors of ``texts``, cached as .npy (no pickle) keyed by data and embedder."""
+    import hashlib
+
+    import numpy as np
+
+    from ..atomic import atomic_path
+    from ..paths import cache_dir
+
+    key = hashlib.sha256(f"{data_key}|{embedder}|{len(texts)}".encode()).hexdigest()[:16]
+    path = cache_dir() / "eval" / f"{key}.npy"
+    if path.exists():
+        return np.load(path, allow_pickle=False)
+    vectors = embed(texts, progress)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.save(fh, vectors, allow_pickle=False)
+    return vectors
+
+
 def real_vectors(ctx: BenchContext) -> tuple[Any, Any]:
     """(chunk-like vectors, query vectors): SciFact abstracts and questions
-    embedded (cached). Under --quick, a few dozen of them, or the sample
-    corpus's paragraphs where SciFact is missing."""
-    from ..engine import Engine
-    from ..evaluation.beir import load_beir
-    from ..evaluation.retrieval import _cached_vectors
+    embedded with the configured embedder (cached). Under --quick, a few
+    dozen of them, or the sample corpus's paragraphs where SciFact is missing."""
+    import numpy as np
 
-    retriever = Engine(ctx.settings(device="cpu")).retriever("bench")
+    from ..evaluation.beir import load_beir
+    from ..models import embedder_lock, load_embedder
+
+    settings = ctx.settings(device="cpu")
+    model = load_embedder(settings.embedder, "cpu", offline=settings.offline)
+
+    def embed(texts: list[str], progress: bool = False) -> Any:
+        with embedder_lock(model):
+            vectors = model.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True,
+                                   show_progress_bar=progress)
+        return np.ascontiguousarray(vectors, dtype="float32")  # (n, dim)
+
     if not (SCIFACT / "corpus.jsonl").exists():
         if not ctx.quick:
             raise Skip(f"{SCIFACT} is missing: the search benchmark needs SciFact's texts "
                        "(--quick runs on the sample corpus instead)")
         ctx.note(f"search: {SCIFACT} is missing; the sample corpus's paragraphs stand in for SciFact")
         paragraphs = [p.strip() for f in sorted(SAMPLE.iterdir()) for p in f.read_text().split("\n\n") if p.strip()]
-        return retriever.embed(paragraphs), retriever.embed(paragraphs[:QUICK_QUERIES])
+        return embed(paragraphs), embed(paragraphs[:QUICK_QUERIES])
     data = load_beir(SCIFACT, "train")
     test = load_beir(SCIFACT, "test")
     corpus_file = SCIFACT / "corpus.jsonl"
@@ -56,8 +85,8 @@ def real_vectors(ctx: BenchContext) -> tuple[Any, Any]:
     if ctx.quick:
         texts, questions = texts[:QUICK_DOCS], questions[:QUICK_QUERIES]
     ctx.log(f"embedding {len(texts):,} SciFact abstracts (cached after the first run)")
-    docs = _cached_vectors(key, texts, retriever, progress=not ctx.quick)
-    queries = _cached_vectors(key + "|queries", questions, retriever, progress=False)
+    docs = cached_vectors(key, texts, embed, settings.embedder, progress=not ctx.quick)
+    queries = cached_vectors(key + "|queries", questions, embed, settings.embedder, progress=False)
     return docs, queries
 
 

@@ -86,9 +86,10 @@ all-MiniLM-L6-v2) unless you name another model.
              context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="Config file (TOML) to use.")
 @click.option("--plugins-dir", type=click.Path(), help="Folder of loose plugin .py files to load.")
-@click.option("--backend", type=click.Choice(["auto", "transformers", "llamacpp"]),
+@click.option("--backend", metavar="NAME",
               help="What runs the generator: llamacpp (fast on CPU, needs llama-cpp-python), "
-                   "transformers (the reference; trains), auto (llamacpp for a GGUF model on the CPU when installed).")
+                   "transformers (the reference; trains), auto (llamacpp for a GGUF model on the CPU when installed), "
+                   "or a backend a plugin registered (assistant plugins lists them).")
 @click.version_option(package_name="assistant", prog_name="assistant")
 @click.pass_context
 def root(ctx: click.Context, config_path: Path | None, plugins_dir: str | None, backend: str | None) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from ..errors import ConfigError
+from ..cli_api import parse_options
 from .app import AppContext, root
 from .output import answer_to_json, print_sources
 from .retrieval_flags import retrieval_flags, retrieval_overrides
@@ -21,17 +21,6 @@ Examples:
   assistant ask "Explain the index" --meta audience=children --exclude embedding --require folder
   echo "a long question" | assistant ask -
 """
-
-
-def parse_options(pairs: tuple[str, ...], what: str = "strategy option") -> dict[str, str]:
-    options: dict[str, str] = {}
-    for pair in pairs:
-        if "=" not in pair:
-            example = "-o samples=3" if what == "strategy option" else "--meta audience=children"
-            raise ConfigError(f"{what} {pair!r} is not KEY=VALUE", f"write e.g. {example}")
-        key, value = pair.split("=", 1)
-        options[key.strip()] = value
-    return options
 
 
 @root.command(epilog=EPILOG)

@@ -1,4 +1,6 @@
-"""Command groups that several plugins add commands to (``tune``, ``eval``)."""
+"""Command groups that several plugins add commands to (``tune``, ``eval``).
+
+Plugins reach :func:`subgroup` through the public :mod:`assistant.cli_api`."""
 
 from __future__ import annotations
 

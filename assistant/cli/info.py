@@ -65,3 +65,19 @@ def show_config(app: AppContext) -> None:
         for line in textwrap.wrap(help_text, 90):
             click.echo(f"# {line}")
         click.echo(f"{name} = {value!r}\n")
+    from ..retriever import retriever_options
+    from ..strategy import describe_options
+
+    for name, reg in sorted(app.host().registry.of("retriever").items()):
+        described = describe_options(reg.obj)
+        if not described:
+            continue
+        options = retriever_options(settings, name, reg.obj)
+        in_use = " (the retriever in use)" if name == settings.retriever else ""
+        click.echo(f"# options of the {name!r} retriever{in_use}; per command: --retriever-option KEY=VALUE")
+        click.echo(f"[plugins.{name}]")
+        for opt, _default, help_text in described:
+            for line in textwrap.wrap(help_text, 90):
+                click.echo(f"# {line}")
+            click.echo(f"{opt} = {getattr(options, opt)!r}")
+        click.echo("")

@@ -1,21 +1,42 @@
-"""Retrieval evaluation on a BEIR data set, through the same paths as the
-FAISS retriever: its ``embed`` (the configured embedder, L2-normalised
-vectors, exact inner-product search) for dense, SQLite FTS5 BM25 for
-lexical, and weighted reciprocal-rank fusion for hybrid.
+"""Retrieval evaluation on a BEIR data set, through the retriever contract.
+
+Every document of the corpus becomes a text file (``title + " " + text``,
+the form MTEB embeds), the configured retriever syncs the folder into a
+collection of its own and answers every query with ``search``; a document's
+rank is that of its first passage. So what is measured is the retriever a
+user gets (its chunking, its index, its fusion), whichever plugin it is, and
+nothing here knows how it works inside.
+
+The folder and the collection are kept in the cache (keyed by the corpus
+file and the retriever's name), and syncs are incremental, so a second run
+re-embeds nothing. A collection built with other settings (another embedder,
+another chunk size) is rebuilt.
 
 Configuration of the published baseline (MTEB, all-MiniLM-L6-v2 on SciFact,
-nDCG@10 = 0.645): whole documents as ``title + " " + text``, truncated at the
-model's 256 word pieces, exact cosine search.
+nDCG@10 = 0.645): whole documents, truncated at the model's 256 word pieces,
+exact cosine search. The built-in retriever chunks at ``chunk_tokens`` (200)
+instead; ``ASSISTANT_CHUNK_TOKENS=100000`` keeps each abstract whole.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from ..atomic import write_json
+from ..errors import IndexCorruptError
+from ..paths import cache_dir, temporary_home
 from .beir import BeirData
 from .metrics import evaluate
+
+COLLECTION = "beir"
+DEPTH = 100  # documents ranked per query (recall@100 needs them all)
 
 
 @dataclass
@@ -26,89 +47,64 @@ class RetrievalEval:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def _cached_vectors(data_key: str, texts: list[str], retriever: Any, progress: bool) -> Any:
-    """Corpus embeddings, cached as .npy (no pickle) keyed by data and embedder."""
-    import hashlib
-
-    import numpy as np
-
-    from ..paths import cache_dir
-
-    key = hashlib.sha256(f"{data_key}|{retriever.settings.embedder}|{len(texts)}".encode()).hexdigest()[:16]
-    path = cache_dir() / "eval" / f"{key}.npy"
-    if path.exists():
-        return np.load(path, allow_pickle=False)
-    vectors = retriever.embed(texts, progress=progress)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npy")
-    np.save(tmp, vectors, allow_pickle=False)
-    tmp.replace(path)
-    return vectors
+def corpus_folder(data: BeirData, where: Path) -> tuple[Path, dict[str, str]]:
+    """The corpus as one file per document under ``where/docs`` (written once;
+    ``files.json`` marks it complete) and the map from file name to document id."""
+    folder, index = where / "docs", where / "files.json"
+    if index.exists():
+        return folder, json.loads(index.read_text(encoding="utf-8"))
+    folder.mkdir(parents=True, exist_ok=True)
+    names = {}
+    for i, (doc_id, (title, text)) in enumerate(data.corpus.items()):
+        name = f"doc-{i:06d}.txt"
+        (folder / name).write_text(f"{title} {text}".strip() + "\n", encoding="utf-8")
+        names[name] = doc_id
+    write_json(index, names)
+    return folder, names
 
 
-def dense_run(data: BeirData, retriever: Any, k: int = 100, progress: bool = False,
-              data_key: str = "") -> tuple[dict[str, list[str]], dict]:
-    import faiss
-
-    ids = list(data.corpus)
-    start = time.perf_counter()
-    texts = [f"{t} {x}".strip() for t, x in (data.corpus[i] for i in ids)]
-    vectors = _cached_vectors(data_key, texts, retriever, progress) if data_key else retriever.embed(texts, progress)
-    encode_s = time.perf_counter() - start
-    index = faiss.IndexFlatIP(vectors.shape[1])
-    index.add(vectors)
-    qids = list(data.queries)
-    start = time.perf_counter()
-    _, hits = index.search(retriever.embed([data.queries[q] for q in qids]), min(k, len(ids)))  # (queries, k)
-    search_s = time.perf_counter() - start
-    run = {q: [ids[j] for j in row if j >= 0] for q, row in zip(qids, hits.tolist())}
-    return run, {"dense_encode_corpus": encode_s, "dense_queries": search_s}
+def ranked_documents(passages: list[Any], doc_of: dict[str, str], k: int) -> list[str]:
+    """Document ids in the order of their first passage, at most ``k``."""
+    seen: dict[str, None] = {}
+    for p in passages:
+        doc = doc_of.get(p.source)
+        if doc is not None and doc not in seen:
+            seen[doc] = None
+            if len(seen) == k:
+                break
+    return list(seen)
 
 
-def bm25_run(data: BeirData, k: int = 100) -> tuple[dict[str, list[str]], dict]:
-    import sqlite3
-
-    from assistant_plugins.faiss_retrieval.lexical import bm25_search
-
-    start = time.perf_counter()
-    con = sqlite3.connect(":memory:")
-    con.execute("CREATE VIRTUAL TABLE docs USING fts5(title, text, tokenize = 'porter unicode61')")
-    ids = list(data.corpus)
-    con.executemany("INSERT INTO docs (rowid, title, text) VALUES (?, ?, ?)",
-                    [(i, *data.corpus[doc]) for i, doc in enumerate(ids)])
-    index_s = time.perf_counter() - start
-    start = time.perf_counter()
-    run = {q: [ids[r] for r, _ in bm25_search(con, text, k, table="docs")] for q, text in data.queries.items()}
-    return run, {"bm25_index": index_s, "bm25_queries": time.perf_counter() - start}
-
-
-def fuse_runs(runs: list[dict[str, list[str]]], k_rrf: int, weights: list[float], k: int = 100) -> dict[str, list[str]]:
-    from assistant_plugins.faiss_retrieval.lexical import rrf
-
-    fused = {}
-    for q in runs[0]:
-        names = sorted({d for run in runs for d in run.get(q, [])})
-        position = {d: i for i, d in enumerate(names)}
-        ranked = rrf([[position[d] for d in run.get(q, [])] for run in runs], k_rrf, weights)
-        fused[q] = [names[i] for i, _ in ranked[:k]]
-    return fused
-
-
-def evaluate_modes(data: BeirData, retriever: Any, modes: list[str], k_rrf: int = 60,
-                   dense_weight: float = 1.0, progress: bool = False, data_key: str = "") -> dict[str, RetrievalEval]:
-    runs: dict[str, dict[str, list[str]]] = {}
-    seconds: dict[str, float] = {}
-    if {"dense", "hybrid"} & set(modes):
-        runs["dense"], t = dense_run(data, retriever, progress=progress, data_key=data_key)
-        seconds.update(t)
-    if {"bm25", "hybrid"} & set(modes):
-        runs["bm25"], t = bm25_run(data)
-        seconds.update(t)
-    if "hybrid" in modes:
-        runs["hybrid"] = fuse_runs([runs["dense"], runs["bm25"]], k_rrf, [dense_weight, 1.0])
-    return {m: RetrievalEval(evaluate(runs[m], data.qrels), len(data.corpus), len(data.queries), seconds)
-            for m in modes}
-
-
-def evaluate_dense(data: BeirData, retriever: Any, progress: bool = False) -> RetrievalEval:
-    return evaluate_modes(data, retriever, ["dense"], progress=progress)["dense"]
+def evaluate_retriever(data: BeirData, data_key: str, retriever_name: str,
+                       make_retriever: Callable[[str | None], Any],
+                       variants: dict[str, str | None], progress: bool = False,
+                       log: Callable[[str], None] = lambda message: None) -> dict[str, RetrievalEval]:
+    """One :class:`RetrievalEval` per variant (``log`` hears what the sync did). ``make_retriever(mode)`` builds the
+    retriever for collection :data:`COLLECTION` (``mode`` is a value of the
+    ``retrieval_mode`` setting, or None for the settings as they are);
+    ``variants`` maps each result's label to its mode."""
+    key = hashlib.sha256(f"{data_key}|{retriever_name}".encode()).hexdigest()[:16]
+    where = cache_dir() / "eval" / "retrieval" / key
+    folder, names = corpus_folder(data, where)
+    results: dict[str, RetrievalEval] = {}
+    with temporary_home(where / "home"):
+        start = time.perf_counter()
+        first = make_retriever(next(iter(variants.values())))
+        try:
+            report = first.sync(folder, progress=progress)
+        except IndexCorruptError:  # built with other settings: start again
+            report = first.sync(folder, progress=progress, rebuild=True)
+        sync_s = time.perf_counter() - start
+        log(f"collection synced in {sync_s:.1f} s: {report.added} added, {report.updated} updated, "
+            f"{report.removed} removed, {report.unchanged} unchanged, {report.chunks_embedded} chunks embedded, "
+            f"{report.chunks_total} in all")
+        per_doc = max(1, math.ceil(report.chunks_total / max(1, len(names))))
+        qids = list(data.queries)
+        for label, mode in variants.items():
+            retriever = make_retriever(mode)
+            start = time.perf_counter()
+            run = {q: ranked_documents(retriever.search(data.queries[q], DEPTH * per_doc), names, DEPTH)
+                   for q in qids}
+            seconds = {"sync": sync_s, f"{label}_queries": time.perf_counter() - start}
+            results[label] = RetrievalEval(evaluate(run, data.qrels), len(data.corpus), len(qids), seconds)
+    return results

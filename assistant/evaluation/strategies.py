@@ -11,6 +11,12 @@ accuracies near 0 and 1 where the normal approximation does not.
 ``--workers N`` runs N processes, each on its share of the questions (one
 model each): on a GPU, where one small model leaves the device mostly idle,
 this multiplies throughput; on two CPU cores it does not help.
+
+A public module, for plugins that measure something on the same problems
+(``eval adapters`` does): :func:`load_problems` reads either data set,
+``INSTRUCTIONS`` is the system text every strategy is evaluated with,
+:func:`is_correct` compares an extracted answer with the gold number, and
+:func:`wilson` gives the interval to report with an accuracy.
 """
 
 from __future__ import annotations
@@ -30,9 +36,13 @@ from ..errors import CorpusError
 
 INSTRUCTIONS = "Solve the math word problem. Give the final answer as a number."
 
+__all__ = ["INSTRUCTIONS", "Problem", "StrategyScore", "evaluate", "is_correct", "load_problems", "wilson"]
+
 
 @dataclass(frozen=True)
 class Problem:
+    """One math word problem: the question as one text, and the gold number."""
+
     id: str
     question: str
     answer: float
@@ -107,6 +117,7 @@ def load_problems(path: Path) -> list[Problem]:
 
 
 def is_correct(predicted: str, gold: float) -> bool:
+    """Whether an extracted answer (``"8"``, ``"$8.00"``) is the gold number, within 1e-6."""
     value = normalise(predicted)
     try:
         return abs(float(value) - gold) < 1e-6

@@ -6,8 +6,7 @@ import json
 
 import click
 
-from assistant import CorpusError
-from assistant.paths import collections_dir
+from assistant import CorpusError, collections_dir
 
 from .retriever import check_collection_name
 from .store import CollectionStore, stored_collections

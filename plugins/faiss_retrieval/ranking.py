@@ -14,6 +14,7 @@ optional cross-encoder reranker, and maximal marginal relevance.
   Reordering Documents and Producing Summaries", SIGIR 1998) picks, one at a
   time, the candidate maximising ``λ·relevance − (1−λ)·max similarity to the
   passages already picked``, so near-duplicate chunks do not fill the context.
+  It is :func:`assistant.mmr`, shared with the semantic example selector.
 """
 
 from __future__ import annotations
@@ -64,40 +65,13 @@ class Filters:
         return np.fromiter((r[0] for r in rows), dtype="int64", count=len(rows))
 
 
-def mmr(relevance: Sequence[float], vectors: Any, k: int, lambda_: float) -> list[int]:
-    """Positions of the ``k`` candidates chosen by maximal marginal relevance.
-
-    ``relevance`` is divided by the best candidate's so that it lies in
-    [0, 1] like a cosine similarity, whatever the first stage's scale (BM25
-    and fused scores are not cosines); negative scores count as 0.
-    """
-    import numpy as np
-
-    n = len(relevance)
-    if n == 0 or k <= 0:
-        return []
-    rel = np.clip(np.asarray(relevance, dtype="float64"), 0, None)
-    rel = rel / rel.max() if rel.max() > 0 else np.ones(n)
-    sims = np.asarray(vectors, dtype="float64") @ np.asarray(vectors, dtype="float64").T  # (n, n) cosine
-    chosen: list[int] = []
-    redundancy = np.full(n, -np.inf)
-    for _ in range(min(k, n)):
-        penalty = np.where(np.isfinite(redundancy), redundancy, 0.0)
-        value = lambda_ * rel - (1 - lambda_) * penalty
-        value[chosen] = -np.inf
-        best = int(np.argmax(value))
-        chosen.append(best)
-        redundancy = np.maximum(redundancy, sims[best])
-    return chosen
-
-
 class Reranker:
     """A sentence-transformers ``CrossEncoder`` that re-scores (query, passage) pairs."""
 
     def __init__(self, spec: str, device: str = "cpu", offline: bool = True) -> None:
         from pathlib import Path
 
-        from assistant.models import hub_snapshot, quiet_transformers
+        from assistant import hub_snapshot, quiet_transformers
 
         folder = spec
         if not Path(spec).expanduser().exists():

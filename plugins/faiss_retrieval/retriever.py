@@ -23,14 +23,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from assistant import CorpusError, IndexCorruptError, Passage, Settings, SyncReport, load_embedder
-from assistant.models import embedder_lock
-from assistant.paths import collections_dir
+from assistant import (CorpusError, IndexCorruptError, Passage, Settings, SyncReport, collections_dir, embedder_lock,
+                       load_embedder, mmr)
 
 from .chunking import Chunk, chunk_document
 from .lexical import bm25_search, rrf
 from . import vector_index
-from .ranking import Filters, Reranker, mmr
+from .ranking import Filters, Reranker
 from .store import CollectionStore, Manifest, stored_collections
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")

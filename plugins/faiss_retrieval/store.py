@@ -24,8 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assistant.atomic import write_json
-from assistant.errors import IndexCorruptError
+from assistant import IndexCorruptError, write_json
 
 from .lexical import FTS_SCHEMA
 

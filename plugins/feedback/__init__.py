@@ -21,8 +21,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from assistant import hookimpl
-from assistant.paths import data_dir
+from assistant import data_dir, hookimpl
 
 
 def store_path(settings) -> Path:
@@ -66,7 +65,7 @@ def on_feedback(feedback, settings):
 def score_candidates(query, candidates, prompt, settings):
     if settings is None or not settings.reward_model or len(candidates) < 1:
         return None
-    from assistant.prompt import to_messages
+    from assistant import to_messages
 
     from .reward_model import cached
 
@@ -77,7 +76,7 @@ def score_candidates(query, candidates, prompt, settings):
 
 @hookimpl
 def register_commands(cli):
-    from assistant.cli.groups import subgroup
+    from assistant.cli_api import subgroup
 
     from .cli import feedback_group
     from .tune_cli import eval_reward, eval_winrate, tune_dpo, tune_kto, tune_reward, tune_rl

@@ -128,7 +128,7 @@ def stats(app) -> None:
 @click.pass_obj
 def export_command(app, fmt: str, out: Path | None) -> None:
     """Export feedback as training data in TRL's conversational schemas."""
-    from assistant.atomic import atomic_path
+    from assistant import atomic_path
 
     from .export import export
 
@@ -160,8 +160,7 @@ def promote(app, bank: str, dry_run: bool) -> None:
     is down). Answers already in the bank are skipped. With the semantic
     selector on, they are shown as examples for similar questions.
     """
-    from assistant import Example
-    from assistant_plugins.semantic_examples import add_example, read_bank, user_bank_dir
+    from assistant import Example, add_example, read_bank, user_bank_dir
 
     from .export import export
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assistant.errors import ConfigError
+from assistant import ConfigError
 
 Messages = list[dict[str, str]]
 

@@ -71,7 +71,7 @@ def sequence_classifier(folder: str, tokenizer: Any, device: str, pooling: str =
     import torch
     from transformers import AutoModelForSequenceClassification
 
-    from assistant.models import quiet_transformers
+    from assistant import quiet_transformers
 
     quiet_transformers()
     model = AutoModelForSequenceClassification.from_pretrained(folder, num_labels=1, dtype=torch.float32)
@@ -124,7 +124,7 @@ class RewardModel:
              device: str = "auto", offline: bool = True) -> "RewardModel":
         from transformers import AutoTokenizer
 
-        from assistant.models import generator_folder, resolve_device
+        from assistant import generator_folder, resolve_device
 
         registry = registry or AdapterRegistry()
         info = registry.get(name)

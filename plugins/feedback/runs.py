@@ -19,8 +19,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from assistant import ConfigError
 from assistant.adapters import AdapterInfo, AdapterRegistry, check_name, weights_fingerprint
-from assistant.errors import ConfigError
 
 # Learning rates that worked for a LoRA on the 135M default model; TRL's own
 # defaults (1e-6 for DPO, 1e-4 for reward) target full fine-tuning of larger models.
@@ -122,7 +122,7 @@ def save_run(*, name: str, kind: str, method: str, model: Any, registry: Adapter
              extra_config: Mapping[str, Any] | None = None, seconds: float = 0.0,
              notices: list[str] | None = None) -> RunResult:
     """Save the trained LoRA (safetensors) with its metadata, history and curves."""
-    from assistant.plots import plot_curves
+    from assistant import plot_curves
 
     notices = list(notices or [])
     trainable, _total = model.get_nb_trainable_parameters()

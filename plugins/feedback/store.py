@@ -21,8 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from assistant import Answer, AssistantError, Feedback
-from assistant.prompt import to_messages
+from assistant import Answer, AssistantError, Feedback, to_messages
 
 MIGRATIONS: list[str] = [
     # 1: answers with provenance, feedback events

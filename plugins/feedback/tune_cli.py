@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from assistant.errors import ConfigError
+from assistant import ConfigError
 
 from .reward_model import DEFAULT_POOLING, POOLINGS
 from .tune_reward import HEAD_LR_SCALE
@@ -260,7 +260,7 @@ Examples:
 def eval_reward(app: Any, reward_model: str, data: Path, limit: int, keep_ties: bool, json_path: Path | None,
                 model: str | None, device: str | None) -> None:
     """Pairwise accuracy of a reward model: how often chosen scores above rejected."""
-    from assistant.atomic import write_json
+    from assistant import write_json
 
     from .pairs import read_pairs
     from .reward_model import RewardModel
@@ -302,7 +302,7 @@ def eval_winrate(app: Any, adapter: str, reward_model: str, data: Path, limit: i
     Both answer each held-out prompt greedily; the reward model scores both;
     a win counts 1, a tie 1/2.
     """
-    from assistant.atomic import write_json
+    from assistant import write_json
 
     from .pairs import read_pairs
     from .reward_model import RewardModel

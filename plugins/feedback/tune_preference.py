@@ -22,8 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from assistant import ConfigError
 from assistant.adapters import AdapterRegistry
-from assistant.errors import ConfigError
 
 from .pairs import Pair, PairSet, require, split
 from .reward_model import clipped_prompt
@@ -59,7 +59,7 @@ def kto_rows_from_pairs(pairs: list[Pair]) -> list[dict[str, Any]]:
 
 
 def _policy(model_spec: str, device: str, offline: bool, say: Callable[[str], None]) -> Any:
-    from assistant.models import load_generator
+    from assistant import load_generator
 
     loaded = load_generator(model_spec, device, "float32", offline=offline, progress=say)
     loaded.model.train()

@@ -64,7 +64,7 @@ def train_reward(*, name: str, data: PairSet, config: RunConfig, model_spec: str
     from transformers import AutoTokenizer
     from trl import RewardConfig, RewardTrainer
 
-    from assistant.models import generator_folder, resolve_device
+    from assistant import generator_folder, resolve_device
 
     say = progress or (lambda _: None)
     registry = registry or AdapterRegistry()

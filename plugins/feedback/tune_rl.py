@@ -26,8 +26,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from assistant import ConfigError
 from assistant.adapters import AdapterRegistry
-from assistant.errors import ConfigError
 
 from .pairs import PairSet, split
 from .reward_model import cached as cached_reward_model

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from assistant.types import Decoding, Message, Prompt
+from assistant import Decoding, Message, Prompt
 
 
 def wilson(rate: float, n: int, z: float = 1.96) -> tuple[float, float]:

@@ -26,7 +26,7 @@ def register_adapter_kinds(register):
 def register_commands(cli):
     from .cli import adapters_group, dataset_group, eval_adapters, tune_group
 
-    from assistant.cli.groups import subgroup
+    from assistant.cli_api import subgroup
 
     tune = subgroup(cli, "tune")
     for command in tune_group.commands.values():

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
+from assistant import ConfigError
 from assistant.adapters import AdapterRegistry
-from assistant.errors import ConfigError
 
 TUNE_EPILOG = """\b
 Examples:
@@ -70,8 +70,7 @@ def tune_sft(app, name, data, template, kind, rank, alpha, dropout, targets, vir
     validation loss stops improving and keeps the best checkpoint. Saves the
     adapter with its metadata, loss history and loss.png to the registry.
     """
-    from assistant.cli.ask import parse_options
-    from assistant.strategy import build_options
+    from assistant.cli_api import build_options, parse_options
 
     from .templates import load_template
     from .training import TrainConfig, train_sft
@@ -212,7 +211,7 @@ def dataset_qa(app, collection: str, out: Path, limit: int, questions: int, min_
     answers them from the passage; filters drop degenerate pairs (reported).
     The output feeds: assistant tune sft --data OUT --template qa
     """
-    from assistant.atomic import atomic_path
+    from assistant import atomic_path
 
     from .qa_data import generate_qa
 
@@ -263,7 +262,7 @@ a held-out QA set and 50 SVAMP problems):
 def eval_adapters(app, names: str, tasks: str, limit: int, math_limit: int, json_path: Path | None,
                   model: str | None, device: str | None) -> None:
     """Forgetting check: base model and adapters on their own and held-out tasks, in one table."""
-    from assistant.atomic import write_json
+    from assistant import write_json
 
     from .evaluate import evaluate, parse_tasks, render
 

@@ -27,9 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assistant import Prompt
+from assistant import ConfigError, Prompt
 from assistant.adapters import AdapterRegistry, data_fingerprint
-from assistant.errors import ConfigError
 
 from .templates import BUILTIN, load_template
 from .training import read_jsonl

@@ -18,10 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assistant.config import DEFAULT_INSTRUCTIONS
-from assistant.errors import ConfigError
-from assistant.paths import data_dir
-from assistant.types import Passage, Prompt
+from assistant import DEFAULT_INSTRUCTIONS, ConfigError, Passage, Prompt, data_dir
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from assistant import ConfigError, to_messages
 from assistant.adapters import AdapterInfo, AdapterRegistry, check_name, data_fingerprint, weights_fingerprint
-from assistant.errors import ConfigError
-
-from assistant.prompt import to_messages
 
 from .templates import Template
 
@@ -156,7 +154,7 @@ def train_sft(*, name: str, kind: Any, options: Any, data: str | Path, template:
               registry: AdapterRegistry | None = None, resume: bool = False, overwrite: bool = False,
               offline: bool = True, progress: Callable[[str], None] | None = None) -> TuneResult:
     """Train one adapter and save it to the registry; see the module docstring."""
-    from assistant.models import load_generator
+    from assistant import load_generator
 
     check_name(name)
     registry = registry or AdapterRegistry()
@@ -268,6 +266,6 @@ def _last(history: list[dict[str, Any]], key: str) -> float | None:
 
 def plot_losses(history: list[dict[str, Any]], target: Path, title: str) -> bool:
     """Training and validation loss against steps; False when matplotlib is missing."""
-    from assistant.plots import plot_curves
+    from assistant import plot_curves
 
     return plot_curves(history, target, title, {"cross-entropy": ["loss", "eval_loss"]})
