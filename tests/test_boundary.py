@@ -214,3 +214,11 @@ def test_public_modules_import_no_heavy_library():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     loaded = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else ""
     assert not loaded, f"importing the public API imported: {loaded}"
+
+
+def test_the_docs_examples_import_only_the_public_api():
+    """The hook examples and the template package are what plugin authors copy."""
+    examples = python_files(ROOT / "docs" / "examples")
+    assert len(examples) > 10
+    bad = plugin_violations(examples)
+    assert not bad, _report("a docs example reaches into the core's internals", bad)

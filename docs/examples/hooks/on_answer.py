@@ -2,8 +2,7 @@
 
 import json
 
-from assistant import hookimpl
-from assistant.paths import data_dir
+from assistant import data_dir, hookimpl
 
 
 @hookimpl

@@ -10,7 +10,7 @@ def register_commands(cli):
     @cli.command()
     def collections():
         """List the indexed collections."""
-        from assistant.paths import collections_dir
+        from assistant import collections_dir
 
         folder = collections_dir()
         for path in sorted(folder.iterdir()) if folder.exists() else []:
