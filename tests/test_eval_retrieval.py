@@ -59,14 +59,14 @@ def scifact_subset(tmp_path):
 @pytest.mark.real_model
 def test_eval_retrieval_on_real_scifact_claims(scifact_subset, tmp_path, home):
     out = tmp_path / "result.json"
-    result = run_cli("eval", "retrieval", "--beir", str(scifact_subset), "--modes", "dense,bm25,hybrid",
+    result = run_cli("eval", "retrieval", "--beir", str(scifact_subset), "--compare", "mode=dense,bm25,hybrid",
                      "--json", str(out))
     assert result.returncode == 0, result.stderr
     assert "nDCG@10" in result.stdout and "MRR@10" in result.stdout
     data = json.loads(out.read_text())
     assert data["retriever"] == "faiss"
     queries = len({line.split()[0] for line in (scifact_subset / "qrels" / "test.tsv").read_text().splitlines()[1:]})
-    assert set(data["results"]) == {"dense", "bm25", "hybrid"} and data["rrf_k"] == 10
+    assert set(data["results"]) == {"dense", "bm25", "hybrid"} and data["compare"] == "mode"
     for mode, result in data["results"].items():
         assert result["queries"] == queries
         # Among ~200 abstracts the relevant one is usually near the top; the full set is measured in the note.
@@ -75,7 +75,7 @@ def test_eval_retrieval_on_real_scifact_claims(scifact_subset, tmp_path, home):
 
 
     # a second run re-embeds nothing: the corpus folder and its collection are kept in the cache
-    again = run_cli("eval", "retrieval", "--beir", str(scifact_subset), "--modes", "dense", "--json", str(out))
+    again = run_cli("eval", "retrieval", "--beir", str(scifact_subset), "--compare", "mode=dense", "--json", str(out))
     assert again.returncode == 0, again.stderr
     assert json.loads(out.read_text())["results"]["dense"]["metrics"] == data["results"]["dense"]["metrics"]
     documents = data["results"]["dense"]["documents"]

@@ -36,8 +36,8 @@ def write_notes(folder, count):
 @pytest.mark.real_model
 def test_large_collection_switches_to_ivf_and_keeps_exact_answers(home, tmp_path):
     notes = write_notes(tmp_path / "notes", 120)
-    ivf = Engine(Settings(device="cpu", ann_threshold=50))
-    exact = Engine(Settings(device="cpu", ann_threshold=0))
+    ivf = Engine(Settings(device="cpu", plugins={"faiss": {"ann_threshold": 50}}))
+    exact = Engine(Settings(device="cpu", plugins={"faiss": {"ann_threshold": 0}}))
     ivf.index(notes, collection="ivf")
     exact.index(notes, collection="exact")
     manifest = ivf.retriever("ivf").info()
@@ -52,7 +52,7 @@ def test_large_collection_switches_to_ivf_and_keeps_exact_answers(home, tmp_path
     (notes / "extra.md").write_text("# Extra\n\nA kingfisher dived for minnows.\n")
     report = ivf.index(notes, collection="ivf")
     assert (report.removed, report.added, report.chunks_embedded) == (1, 1, 1)
-    fresh = Engine(Settings(device="cpu", ann_threshold=50)).retriever("ivf")
+    fresh = Engine(Settings(device="cpu", plugins={"faiss": {"ann_threshold": 50}})).retriever("ivf")
     assert fresh.info().index == manifest.index
     assert "note042.md" not in [p.source for p in fresh.search("Field note 42", 10, mode="dense")]
     assert fresh.search("kingfisher minnows", 1, mode="dense")[0].source == "extra.md"
@@ -108,6 +108,11 @@ def test_filter_flags_on_the_command_line(home, tmp_corpus):
     assert result.returncode == 0 and "no passages match" in result.stderr
     result = run_cli("search", "green tea", "--mmr", "1.5")
     assert result.returncode == 2 and "1.5" in result.stderr
+    # the plugin's flags and the generic -R set the same [plugins.faiss] options
+    for flags in (["--mode", "bm25"], ["-R", "mode=bm25"]):
+        result = run_cli("search", "green tea", *flags, "--json")
+        assert result.returncode == 0, result.stderr
+        assert {p["retriever"] for p in json.loads(result.stdout)} == {"faiss/bm25"}
 
 
 @pytest.mark.real_model
@@ -143,14 +148,14 @@ def test_reranker_reorders_by_its_own_scores(home, tmp_corpus):
     # No cross-encoder ships offline; a MiniLM encoder with a fresh scoring head
     # stands in. Its scores mean nothing, but the order must be exactly theirs.
     folder = resolve_embedder("embedded").location
-    engine = Engine(Settings(device="cpu", reranker=str(folder)))
+    engine = Engine(Settings(device="cpu", plugins={"faiss": {"reranker": str(folder)}}))
     passages = engine.retriever().search("owls at night", 3)
     assert passages and all(p.retriever.endswith("+rerank") for p in passages)
     own = engine.retriever().reranker.scores("owls at night", [p.text for p in passages])
     assert [round(p.score, 4) for p in passages] == [round(s, 4) for s in own]
     assert [p.score for p in passages] == sorted((p.score for p in passages), reverse=True)
     with pytest.raises(ModelError, match="reranker"):
-        Engine(Settings(device="cpu", reranker=str(home / "no-such-model"))).retriever().search("owls", 1)
+        Engine(Settings(device="cpu", plugins={"faiss": {"reranker": str(home / "no-such-model")}})).retriever().search("owls", 1)
 
 
 @pytest.mark.real_model
@@ -236,7 +241,7 @@ def tmp_corpus(home, tmp_path):
 def test_sample_corpus_filter_by_folder_glob(home, tmp_path):
     corpus = tmp_path / "corpus"
     shutil.copytree(SAMPLE, corpus)
-    engine = Engine(Settings(device="cpu", type_filter="txt"))
+    engine = Engine(Settings(device="cpu", plugins={"faiss": {"type_filter": "txt"}}))
     engine.index(corpus)
     assert {p.source for p in engine.retriever().search("installation", 5)} <= {"privacy.txt", "troubleshooting.txt"}
 

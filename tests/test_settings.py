@@ -92,3 +92,50 @@ def test_the_command_line_applies_the_same_order(tmp_path, clean_env):
     assert values["max_new_tokens"] == "77"  # file over default
     assert values["temperature"] == repr(DEFAULTS.temperature)  # untouched default
     assert f"# config file: {config}" in shown.stdout
+
+
+def test_retriever_options_come_from_their_table_env_flags_and_r(tmp_path, clean_env):
+    """The FAISS retriever's options (issue #20): the [plugins.faiss] table,
+    merged key by key with -R and the plugin's own flags; old top-level names
+    get a message saying where they went."""
+    from assistant.cli.app import AppContext
+    from assistant.retriever import retriever_options
+
+    config = tmp_path / "config.toml"
+    config.write_text('[plugins.faiss]\nmode = "dense"\nrrf_k = 20\n')
+    settings = Settings.load(config, {"plugins": {"faiss": {"mmr_lambda": "0.5"}}})
+    assert settings.plugin_options("faiss") == {"mode": "dense", "rrf_k": 20, "mmr_lambda": "0.5"}
+    from assistant_plugins.faiss_retrieval.retriever import FaissRetriever
+
+    options = retriever_options(settings, "faiss", FaissRetriever)
+    assert (options.mode, options.rrf_k, options.mmr_lambda, options.chunk_tokens) == ("dense", 20, 0.5, 200)
+    app = AppContext(config_path=config)
+    app.retriever_options.update({"mode": "bm25"})
+    app.set_plugin_option("faiss", "type_filter", "md")
+    assert app.settings().plugin_options("faiss") == {"mode": "bm25", "rrf_k": 20, "type_filter": "md"}
+    for bad, words in (({"nope": "1"}, "has no option 'nope'"), ({"mode": "fuzzy"}, "mode must be dense, bm25"),
+                       ({"rrf_k": "many"}, "must be int")):
+        with pytest.raises(ConfigError) as caught:
+            retriever_options(Settings(plugins={"faiss": bad}), "faiss", FaissRetriever)
+        assert words in caught.value.message, caught.value.message
+    old = tmp_path / "old.toml"
+    old.write_text('retrieval_mode = "bm25"\n')
+    with pytest.raises(ConfigError) as caught:
+        Settings.load(old)
+    assert "now the option 'mode' of the 'faiss' retriever" in caught.value.message
+    assert "[plugins.faiss]" in caught.value.hint and "--retriever-option mode=VALUE" in caught.value.hint
+    clean_env.setenv("ASSISTANT_CHUNK_TOKENS", "100")
+    with pytest.raises(ConfigError, match="chunk_tokens"):
+        Settings.load()
+
+
+def test_retriever_options_on_the_command_line(clean_env):
+    shown = run_cli("config", "-h")
+    assert shown.returncode == 0
+    listed = run_cli("config")
+    assert "[plugins.faiss]" in listed.stdout and "mode = 'hybrid'" in listed.stdout
+    bad = run_cli("search", "x", "-R", "nope=1")
+    assert bad.returncode != 0 and "retriever 'faiss' has no option 'nope'" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    bad = run_cli("search", "x", "-R", "mode")
+    assert bad.returncode != 0 and "retriever option 'mode' is not KEY=VALUE" in bad.stderr and "-R mode=bm25" in bad.stderr

@@ -131,10 +131,14 @@ def bench_search(ctx: BenchContext) -> list[Row]:
 
     from assistant_plugins.faiss_retrieval import vector_index
 
+    from ..plugins import make_plugin_host
+    from ..retriever import retriever_options
+
     settings = ctx.settings()
+    options = retriever_options(settings, "faiss", make_plugin_host().registry.get("retriever", "faiss").obj)
     sizes = ctx.size(SIZES, QUICK_SIZES)
     # both full sizes are past ann_threshold (IVF); the quick stand-ins must be too, to run the same code
-    threshold = ctx.size(settings.ann_threshold, QUICK_SIZES[0] // 2)
+    threshold = ctx.size(options.ann_threshold, QUICK_SIZES[0] // 2)
     docs, queries = real_vectors(ctx)
     rows: list[Row] = []
     for tier, n in zip(TIERS, sizes):
@@ -147,16 +151,16 @@ def bench_search(ctx: BenchContext) -> list[Row]:
         build_s = time.perf_counter() - start
         ctx.log(f"{n:,} vectors: {info.kind} index with {info.nlist} lists built in {build_s:.1f} s")
         _, truth = faiss.knn(queries, vectors, 5, metric=faiss.METRIC_INNER_PRODUCT)  # exact top-5 (rows 0-based)
-        _, found = vector_index.search(index, queries, 5, settings.ann_nprobe)
+        _, found = vector_index.search(index, queries, 5, options.ann_nprobe)
         recall = float(np.mean([len(set(f.tolist()) & set((t + 1).tolist())) / 5 for f, t in zip(found, truth)]))
-        ours = latencies(lambda q: vector_index.search(index, q, 5, settings.ann_nprobe), queries)
+        ours = latencies(lambda q: vector_index.search(index, q, 5, options.ann_nprobe), queries)
         exact_queries = queries[: 300 if n <= 100_000 else 60]
         exact = latencies(lambda q: flat_search(vectors, q), exact_queries)
         p50, p99, base = percentile(ours, 50), percentile(ours, 99), percentile(exact, 50)
         goal = GOALS_MS[tier]
         label = f"{n // 1000:,}k" if n < 1_000_000 else f"{n // 1_000_000}M"
         rows.append(Row(f"search.{tier}.p50_ms", p50, "ms",
-                        f"search p50 at {label} chunks, ms ({info.kind}, nprobe {settings.ann_nprobe})",
+                        f"search p50 at {label} chunks, ms ({info.kind}, nprobe {options.ann_nprobe})",
                         baseline=base, baseline_name="exact search", ratio=ratio(base, p50),
                         goal=f"<= {goal:g} ms", met=p50 <= goal))
         rows.append(Row(f"search.{tier}.p99_ms", p99, "ms", f"search p99 at {label} chunks, ms",

@@ -19,6 +19,8 @@ class AppContext:
     config_path: Path | None = None
     plugins_dir: str | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
+    #: --retriever-option KEY=VALUE: options of whichever retriever the settings choose
+    retriever_options: dict[str, str] = field(default_factory=dict)
     _host: Any = None
     _engine: Any = None
 
@@ -39,15 +41,26 @@ class AppContext:
 
     def settings(self, **overrides: Any) -> Settings:
         merged = {**self.overrides, **{k: v for k, v in overrides.items() if v is not None}}
+        if "plugins" in self.overrides and "plugins" in overrides:  # tables merge key by key
+            tables = {name: dict(table) for name, table in self.overrides["plugins"].items()}
+            for name, table in overrides["plugins"].items():
+                tables.setdefault(name, {}).update(table)
+            merged["plugins"] = tables
         if self.plugins_dir:
             merged["plugins_dir"] = self.plugins_dir
         settings = Settings.load(self.config_path, merged)
+        if self.retriever_options:
+            settings = settings.merged({"plugins": {settings.retriever: dict(self.retriever_options)}}, "flags")
         if settings.offline:
             # Belt and braces: the hub client must not reach the network.
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
         return settings
+
+    def set_plugin_option(self, table: str, key: str, value: Any) -> None:
+        """Set ``[plugins.TABLE] KEY = value`` for this command (a plugin's own flag)."""
+        self.overrides.setdefault("plugins", {}).setdefault(table, {})[key] = value
 
     def host(self) -> Any:
         if self._host is None:
@@ -107,3 +120,19 @@ def root(ctx: click.Context, config_path: Path | None, plugins_dir: str | None, 
             ctx.invoke(chat)
         else:
             click.echo(ctx.get_help())
+
+
+def _store_retriever_options(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> None:
+    from ..cli_api import parse_options
+
+    if values:
+        ctx.ensure_object(AppContext).retriever_options.update(parse_options(values, "retriever option"))
+
+
+def retriever_option_flag(fn: Any) -> Any:
+    """``--retriever-option KEY=VALUE`` (``-R``, repeatable): an option of the
+    retriever in use, over its ``[plugins.NAME]`` table."""
+    return click.option("--retriever-option", "-R", "retriever_options", multiple=True, metavar="KEY=VALUE",
+                        expose_value=False, callback=_store_retriever_options,
+                        help="An option of the retriever in use, e.g. -R mode=bm25 (see `assistant config`); "
+                             "repeatable.")(fn)

@@ -9,9 +9,8 @@ from typing import Any
 import click
 
 from ..cli_api import parse_options
-from .app import AppContext, root
+from .app import AppContext, retriever_option_flag, root
 from .output import answer_to_json, print_sources
-from .retrieval_flags import retrieval_flags, retrieval_overrides
 
 EPILOG = """\b
 Examples:
@@ -30,7 +29,7 @@ Examples:
 @click.option("--option", "-o", "options", multiple=True, metavar="KEY=VALUE", help="A strategy option; repeatable.")
 @click.option("--top-k", type=int, help="Passages to retrieve.")
 @click.option("--no-retrieval", is_flag=True, help="Ask the model alone, without searching a collection.")
-@retrieval_flags
+@retriever_option_flag
 @click.option("--max-new-tokens", type=int, help="Most tokens to generate.")
 @click.option("--temperature", type=float, help="0 = greedy; above 0 samples.")
 @click.option("--top-p", type=float, help="Nucleus sampling mass.")
@@ -57,7 +56,7 @@ def ask(app: AppContext, question: str, collection: str | None, strategy: str | 
         top_p: float | None, sample_top_k: int | None, num_beams: int | None, repetition_penalty: float | None,
         stop: tuple[str, ...], exclude: tuple[str, ...], require: tuple[str, ...], meta: tuple[str, ...],
         seed: int | None, model: str | None, adapter: str | None, device: str | None, dtype: str | None,
-        context_window: int | None, online: bool, as_json: bool, trace: bool, **flags: Any) -> None:
+        context_window: int | None, online: bool, as_json: bool, trace: bool) -> None:
     """Answer QUESTION from your indexed documents, citing the passages used.
 
     QUESTION may be "-" to read it from standard input.
@@ -65,7 +64,7 @@ def ask(app: AppContext, question: str, collection: str | None, strategy: str | 
     if question == "-":
         question = sys.stdin.read()
     overrides: dict[str, Any] = dict(model=model, device=device, dtype=dtype, context_window=context_window,
-                                     offline=False if online else None, **retrieval_overrides(flags))
+                                     offline=False if online else None)
     engine = app.engine(**overrides)
     decoding = engine.decoding(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
                                top_k=sample_top_k, num_beams=num_beams, repetition_penalty=repetition_penalty,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .app import AppContext, root
+from .app import AppContext, retriever_option_flag, root
 
 EPILOG = """\b
 Keys (F1 shows them all; rebind them under [plugins.tui.keys] in the config file):
@@ -27,6 +27,7 @@ Keys (F1 shows them all; rebind them under [plugins.tui.keys] in the config file
 @click.option("--resume", metavar="ID", help="Carry on a saved conversation (see `assistant history list`).")
 @click.option("--no-history", is_flag=True, help="Do not save this conversation.")
 @click.option("--online", is_flag=True, help="Allow downloading a named remote model.")
+@retriever_option_flag
 @click.pass_obj
 def chat(app: AppContext, collection: str | None, strategy: str | None, model: str | None, device: str | None,
          rank_samples: int, resume: str | None, no_history: bool, online: bool) -> None:

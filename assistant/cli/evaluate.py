@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from .app import AppContext, root
+from .app import AppContext, retriever_option_flag, root
 
 PUBLISHED = {"scifact": {"nDCG@10": 0.645}}  # MTEB paper, all-MiniLM-L6-v2
 
@@ -22,14 +22,13 @@ def eval_group() -> None:
 @click.option("--beir", "folder", type=click.Path(path_type=Path), required=True,
               help="A BEIR data set folder, e.g. ../shared/data/scifact.")
 @click.option("--split", default="test", show_default=True, help="Which qrels split to evaluate on.")
-@click.option("--modes", help="Compare these values of the retrieval_mode setting, comma-separated "
-              "(the built-in retriever's dense, bm25, hybrid); default: the settings as they are.")
-@click.option("--rrf-k", type=int, help="Fusion constant for hybrid (sets rrf_k).")
-@click.option("--dense-weight", type=float, help="Dense weight for hybrid (sets hybrid_dense_weight).")
+@click.option("--compare", metavar="KEY=V1,V2,...",
+              help="One row per value of this retriever option, e.g. --compare mode=dense,bm25,hybrid "
+                   "(default: one row, the options as they are).")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Also write the results here.")
+@retriever_option_flag
 @click.pass_obj
-def eval_retrieval(app: AppContext, folder: Path, split: str, modes: str | None, rrf_k: int | None,
-                   dense_weight: float | None, json_path: Path | None) -> None:
+def eval_retrieval(app: AppContext, folder: Path, split: str, compare: str | None, json_path: Path | None) -> None:
     """nDCG@10, recall@10, recall@100 and MRR@10 on a BEIR data set.
 
     Each document (title + text) becomes a file that the configured retriever
@@ -40,31 +39,36 @@ def eval_retrieval(app: AppContext, folder: Path, split: str, modes: str | None,
 
     \b
     Examples:
-      assistant eval retrieval --beir ../shared/data/scifact --modes dense,bm25,hybrid
-      ASSISTANT_CHUNK_TOKENS=100000 assistant eval retrieval --beir ../shared/data/scifact
-    (the second keeps each abstract in one chunk, MTEB's whole-document setup)
+      assistant eval retrieval --beir ../shared/data/scifact --compare mode=dense,bm25,hybrid
+      assistant eval retrieval --beir ../shared/data/scifact -R chunk_tokens=100000 -R rrf_k=20
+    (-R chunk_tokens=100000 keeps each abstract in one chunk, MTEB's whole-document setup)
     """
     from ..atomic import write_json
     from ..errors import ConfigError
     from ..evaluation.beir import load_beir
     from ..evaluation.retrieval import COLLECTION, evaluate_retriever
 
-    chosen = [m.strip() for m in (modes or "").split(",") if m.strip()]
-    if modes is not None and (not chosen or set(chosen) - {"dense", "bm25", "hybrid"}):
-        raise ConfigError(f"unknown retrieval mode(s) in {modes!r}", "use dense, bm25 and/or hybrid")
+    key_values = (None, [None])
+    if compare is not None:
+        key, _, values = compare.partition("=")
+        chosen = [v.strip() for v in values.split(",") if v.strip()]
+        if not key.strip() or not chosen:
+            raise ConfigError(f"--compare {compare!r} is not KEY=V1,V2,...", "write e.g. --compare mode=dense,bm25,hybrid")
+        key_values = (key.strip(), chosen)
     data = load_beir(folder, split)
-    overrides = {k: v for k, v in (("rrf_k", rrf_k), ("hybrid_dense_weight", dense_weight)) if v is not None}
-    settings = app.engine(**overrides).settings
-    variants: dict[str, str | None] = {m: m for m in chosen} or {settings.retriever: None}
-    click.echo(f"{len(data.corpus)} documents, {len(data.queries)} queries ({split}), "
-               f"retriever {settings.retriever!r}", err=True)
+    settings = app.settings()
+    name = settings.retriever
+    option, values = key_values
+    variants: dict[str, str | None] = {v: v for v in values} if option else {name: None}
+    click.echo(f"{len(data.corpus)} documents, {len(data.queries)} queries ({split}), retriever {name!r}", err=True)
     corpus_file = folder / "corpus.jsonl"
     key = f"{corpus_file.resolve()}|{corpus_file.stat().st_size}|{corpus_file.stat().st_mtime_ns}"
 
-    def make(mode: str | None):
-        return app.engine(**overrides, **({"retrieval_mode": mode} if mode else {})).retriever(COLLECTION)
+    def make(value: str | None):
+        extra = {"plugins": {name: {option: value}}} if option and value is not None else {}
+        return app.engine(**extra).retriever(COLLECTION)
 
-    results = evaluate_retriever(data, key, settings.retriever, make, variants, progress=True,
+    results = evaluate_retriever(data, key, name, make, variants, progress=True,
                                  log=lambda message: click.echo(message, err=True))
     published = PUBLISHED.get(folder.name.lower(), {})
     names = list(next(iter(results.values())).metrics)
@@ -77,10 +81,9 @@ def eval_retrieval(app: AppContext, folder: Path, split: str, modes: str | None,
     seconds = {k: v for result in results.values() for k, v in result.seconds.items()}
     click.echo(", ".join(f"{k} {v:.1f} s" for k, v in seconds.items()), err=True)
     if json_path:
-        write_json(json_path, {"dataset": str(folder), "split": split, "retriever": settings.retriever,
-                               "embedder": settings.embedder, "chunk_tokens": settings.chunk_tokens,
-                               "rrf_k": settings.rrf_k, "dense_weight": settings.hybrid_dense_weight,
-                               "published": published,
+        write_json(json_path, {"dataset": str(folder), "split": split, "retriever": name,
+                               "embedder": settings.embedder, "options": settings.plugin_options(name),
+                               "compare": option, "published": published,
                                "results": {m: dataclasses.asdict(r) for m, r in results.items()}})
 
 
@@ -88,18 +91,18 @@ def eval_retrieval(app: AppContext, folder: Path, split: str, modes: str | None,
 @click.option("--qa", "qa_file", type=click.Path(path_type=Path), required=True,
               help="JSONL of {query, passage, answer}, e.g. ../shared/data/qa/squad_train_sample500.jsonl.")
 @click.option("--top-k", "k", type=int, default=3, show_default=True, help="Passages retrieved per question.")
-@click.option("--mode", type=click.Choice(["dense", "bm25", "hybrid"]), help="Retrieval mode (default: hybrid).")
 @click.option("--generate", type=int, default=0, show_default=True,
               help="Also answer the first N questions with the model and check the answer's first citation.")
 @click.option("--limit", type=click.IntRange(min=1), help="Use only the first N questions (and their passages).")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Also write the results here.")
+@retriever_option_flag
 @click.pass_obj
-def eval_citations(app: AppContext, qa_file: Path, k: int, mode: str | None, generate: int,
+def eval_citations(app: AppContext, qa_file: Path, k: int, generate: int,
                    limit: int | None, json_path: Path | None) -> None:
     """How often the gold passage is cited first, on a QA set.
 
     The passages are indexed into a throwaway collection (your collections
-    are not touched).
+    are not touched) by the retriever in use, with its options (-R mode=bm25).
     """
     from ..atomic import write_json
     from ..evaluation.citations import evaluate_citations, load_qa
@@ -107,7 +110,7 @@ def eval_citations(app: AppContext, qa_file: Path, k: int, mode: str | None, gen
     rows = load_qa(qa_file)[:limit]
     with click.progressbar(length=min(generate, len(rows)), label="answering", file=click.get_text_stream("stderr")) \
             if generate else _no_bar() as bar:
-        result = evaluate_citations(lambda: app.engine(retrieval_mode=mode), rows, k, generate,
+        result = evaluate_citations(lambda: app.engine(), rows, k, generate,
                                     progress=(lambda n: bar.update(1)) if generate else None)
     click.echo(f"{result.questions} questions over {result.passages} passages")
     click.echo(f"gold passage ranked first (would be cited [1]): {result.first_is_gold:.3f}")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from .app import AppContext, root
+from .app import AppContext, retriever_option_flag, root
 from .output import print_sync_report
 
 
@@ -17,6 +17,7 @@ from .output import print_sync_report
 @click.option("--collection", "-c", help="Collection name (default: the `collection` setting, 'default').")
 @click.option("--rebuild", is_flag=True, help="Ignore the existing index and build it again.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@retriever_option_flag
 @click.pass_obj
 def index(app: AppContext, folder: Path, collection: str | None, rebuild: bool, as_json: bool) -> None:
     """Index the documents in FOLDER, or refresh the index.

@@ -7,8 +7,7 @@ import json
 
 import click
 
-from .app import AppContext, root
-from .retrieval_flags import retrieval_flags, retrieval_overrides
+from .app import AppContext, retriever_option_flag, root
 
 
 @root.command()
@@ -17,10 +16,9 @@ from .retrieval_flags import retrieval_flags, retrieval_overrides
 @click.option("--collection", "-c", help="Collection to search (default: the `collection` setting).")
 @click.option("--json", "as_json", is_flag=True, help="Print the passages as JSON.")
 @click.option("--full", is_flag=True, help="Print each passage's whole text.")
-@retrieval_flags
+@retriever_option_flag
 @click.pass_obj
-def search(app: AppContext, query: str, k: int, collection: str | None, as_json: bool, full: bool,
-           **flags: object) -> None:
+def search(app: AppContext, query: str, k: int, collection: str | None, as_json: bool, full: bool) -> None:
     """Show the passages a question would retrieve, best first, without asking the model.
 
     \b
@@ -28,8 +26,13 @@ def search(app: AppContext, query: str, k: int, collection: str | None, as_json:
       assistant search "vacation policy" -k 5
       assistant search "install" --mode bm25 --type md --path 'docs/*'
       assistant search "summary" --mmr 0.5 --json
+      assistant search "install" -R mode=dense -R rrf_k=20
+
+    --mode, --path, --type, --mmr and --rerank come from the built-in
+    retriever (the FAISS plugin); -R sets any option of the retriever in use
+    (`assistant config` lists them).
     """
-    engine = app.engine(**retrieval_overrides(flags))
+    engine = app.engine()
     notices: list[str] = []
     passages = engine.retrieve(query, k, collection, notices)
     if as_json:
@@ -41,11 +44,11 @@ def search(app: AppContext, query: str, k: int, collection: str | None, as_json:
         text = p.text.strip() if full else " ".join(p.text.split())[:200]
         click.echo(f"    {text}\n")
     if not passages:
-        settings = engine.settings
-        if settings.path_filter or settings.type_filter:
-            click.echo(f"no passages match the filters (path {settings.path_filter or 'any'}, "
-                       f"type {settings.type_filter or 'any'}); check them against `assistant corpora show`",
-                       err=True)
+        options = engine.settings.plugin_options(engine.settings.retriever)
+        paths, types = options.get("path_filter"), options.get("type_filter")
+        if paths or types:
+            click.echo(f"no passages match the filters (path {paths or 'any'}, type {types or 'any'}); "
+                       "check them against `assistant corpora show`", err=True)
         else:
             click.echo("no passages found", err=True)
     for notice in notices:

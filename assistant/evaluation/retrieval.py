@@ -14,8 +14,11 @@ another chunk size) is rebuilt.
 
 Configuration of the published baseline (MTEB, all-MiniLM-L6-v2 on SciFact,
 nDCG@10 = 0.645): whole documents, truncated at the model's 256 word pieces,
-exact cosine search. The built-in retriever chunks at ``chunk_tokens`` (200)
-instead; ``ASSISTANT_CHUNK_TOKENS=100000`` keeps each abstract whole.
+exact cosine search. The built-in retriever chunks at its ``chunk_tokens``
+option (200) instead; ``-R chunk_tokens=100000`` keeps each abstract whole.
+Measured on SciFact test (docs/architecture.md): whole abstracts dense 0.6451,
+BM25 0.6865, hybrid 0.7255; chunks of 200 tokens dense 0.6542, BM25 0.6877,
+hybrid 0.7213.
 """
 
 from __future__ import annotations
@@ -79,10 +82,12 @@ def evaluate_retriever(data: BeirData, data_key: str, retriever_name: str,
                        make_retriever: Callable[[str | None], Any],
                        variants: dict[str, str | None], progress: bool = False,
                        log: Callable[[str], None] = lambda message: None) -> dict[str, RetrievalEval]:
-    """One :class:`RetrievalEval` per variant (``log`` hears what the sync did). ``make_retriever(mode)`` builds the
-    retriever for collection :data:`COLLECTION` (``mode`` is a value of the
-    ``retrieval_mode`` setting, or None for the settings as they are);
-    ``variants`` maps each result's label to its mode."""
+    """One :class:`RetrievalEval` per variant (``log`` hears what the sync did).
+    ``make_retriever(value)`` builds the retriever for collection
+    :data:`COLLECTION` with the compared option set to ``value`` (None: the
+    options as they are); ``variants`` maps each result's label to its value.
+    The collection is synced once, by the first variant's retriever, so the
+    compared option must not change how documents are indexed."""
     key = hashlib.sha256(f"{data_key}|{retriever_name}".encode()).hexdigest()[:16]
     where = cache_dir() / "eval" / "retrieval" / key
     folder, names = corpus_folder(data, where)

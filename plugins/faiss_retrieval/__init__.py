@@ -36,3 +36,31 @@ def register_commands(cli):
     from .commands import corpora
 
     cli.add_command(corpora)
+    for name in ("ask", "search"):
+        command = cli.commands.get(name)
+        if command is not None and not any(p.name == "faiss_mode" for p in command.params):
+            command.params.extend(search_flags())
+
+
+def search_flags():
+    """``--mode``, ``--path``, ``--type``, ``--mmr`` and ``--rerank``: shorthands for
+    ``-R mode=...`` and the other ``[plugins.faiss]`` options, on ``ask`` and ``search``."""
+    import click
+
+    from assistant.cli_api import plugin_flag
+
+    def joined(values):
+        return ",".join(values)
+
+    return [
+        plugin_flag(["--mode", "faiss_mode"], "faiss", "mode", type=click.Choice(["dense", "bm25", "hybrid"]),
+                    help="Retrieval mode of the built-in retriever (default: hybrid, BM25 and embeddings fused)."),
+        plugin_flag(["--path", "faiss_path"], "faiss", "path_filter", joined, multiple=True, metavar="GLOB",
+                    help="Only files whose path in the collection matches GLOB, e.g. 'notes/*'; repeatable."),
+        plugin_flag(["--type", "faiss_type"], "faiss", "type_filter", joined, multiple=True, metavar="EXT",
+                    help="Only files of this type, e.g. pdf or md; repeatable."),
+        plugin_flag(["--mmr", "faiss_mmr"], "faiss", "mmr_lambda", type=click.FloatRange(0, 1), metavar="LAMBDA",
+                    help="Diversify with maximal marginal relevance: 1 = relevance only, 0.5 = balanced."),
+        plugin_flag(["--rerank", "faiss_rerank"], "faiss", "reranker", metavar="MODEL",
+                    help="Re-score the candidates with this cross-encoder (folder or cached hub id)."),
+    ]

@@ -9,7 +9,7 @@ optional cross-encoder reranker, and maximal marginal relevance.
 * A cross-encoder reads query and passage together and scores their
   relevance (Nogueira & Cho, "Passage Re-ranking with BERT", 2019); it is
   slower than the bi-encoder, so it re-scores only the first stage's
-  candidates. Used only when the user names one (setting ``reranker``).
+  candidates. Used only when the user names one (option ``reranker``).
 * MMR (Carbonell & Goldstein, "The Use of MMR, Diversity-Based Reranking for
   Reordering Documents and Producing Summaries", SIGIR 1998) picks, one at a
   time, the candidate maximising ``λ·relevance − (1−λ)·max similarity to the
@@ -78,7 +78,7 @@ class Reranker:
             try:
                 folder = hub_snapshot(spec, offline)
             except ModelError as exc:
-                raise ModelError(f"the reranker {exc.message}", f"{exc.hint}, or unset `reranker`") from None
+                raise ModelError(f"the reranker {exc.message}", f"{exc.hint}, or unset the faiss option `reranker`") from None
         quiet_transformers()
         from sentence_transformers import CrossEncoder
 
@@ -86,7 +86,7 @@ class Reranker:
             self.model = CrossEncoder(str(Path(folder).expanduser()), device=device, num_labels=1)
         except (OSError, ValueError) as exc:
             raise ModelError(f"could not load the reranker {spec!r}: {exc}",
-                              "name a cross-encoder folder or Hugging Face id, or unset `reranker`") from None
+                              "name a cross-encoder folder or Hugging Face id, or unset the faiss option `reranker`") from None
         self.name = spec
 
     def scores(self, query: str, texts: Sequence[str]) -> list[float]:

@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from assistant import (CorpusError, IndexCorruptError, Passage, Settings, SyncReport, collections_dir, embedder_lock,
-                       load_embedder, mmr)
+                       load_embedder, mmr, retriever_options)
 
 from .chunking import Chunk, chunk_document
+from .options import FaissOptions
 from .lexical import bm25_search, rrf
 from . import vector_index
 from .ranking import Filters, Reranker
@@ -45,9 +46,12 @@ def check_collection_name(name: str) -> str:
 class FaissRetriever:
     """Hybrid retrieval: exact cosine over all-MiniLM-L6-v2 embeddings (FAISS) fused with BM25 (SQLite FTS5)."""
 
+    Options = FaissOptions  # the [plugins.faiss] table and --retriever-option
+
     def __init__(self, collection: str, settings: Settings, loaders: dict[str, Callable]) -> None:
         self.collection = check_collection_name(collection)
         self.settings = settings
+        self.options: FaissOptions = retriever_options(settings, "faiss", FaissRetriever)
         self.loaders = loaders
         self.store = CollectionStore(collections_dir() / collection)
         self._embedder: Any = None
@@ -73,7 +77,7 @@ class FaissRetriever:
             return len(embedder.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def chunker_settings(self) -> dict[str, Any]:
-        return {"max_tokens": self.settings.chunk_tokens, "version": 1}
+        return {"max_tokens": self.options.chunk_tokens, "version": 1}
 
     def embed(self, texts: list[str], progress: bool = False,
               on_progress: Callable[[int, int], None] | None = None) -> Any:
@@ -173,7 +177,7 @@ class FaissRetriever:
                     retouched[rel] = (sha, stat.st_size, stat.st_mtime_ns)
                     continue
                 document = self.loaders[path.suffix.lower()](path)
-                chunks = chunk_document(document, self.count_tokens, self.settings.chunk_tokens,
+                chunks = chunk_document(document, self.count_tokens, self.options.chunk_tokens,
                                         markdown=path.suffix.lower() in (".md", ".markdown", ".html", ".htm"))
                 if not chunks:
                     raise ValueError("no text")
@@ -228,7 +232,7 @@ class FaissRetriever:
                 index.add_with_ids(vectors, np.asarray(ids, dtype="int64"))
             index, index_info = vector_index.fit(
                 index, vector_index.IndexInfo(**previous.index) if previous and previous.index
-                else vector_index.IndexInfo(), self.settings.ann_threshold, log=self.log if progress else None)
+                else vector_index.IndexInfo(), self.options.ann_threshold, log=self.log if progress else None)
             files = con.execute("SELECT count(*) FROM files").fetchone()[0]
             manifest = Manifest(name=self.collection, embedder=embedder_label, dim=index.d,
                                 chunker=self.chunker_settings(), root=str(folder), generation=generation,
@@ -260,21 +264,21 @@ class FaissRetriever:
 
     def search(self, query: str, k: int, mode: str | None = None, filters: Filters | None = None,
                mmr_lambda: float | None = None) -> list[Passage]:
-        """Best ``k`` passages by ``mode``: dense, bm25, or hybrid (the default setting).
+        """Best ``k`` passages by ``mode``: dense, bm25, or hybrid (default: the ``mode`` option).
 
         Hybrid takes the top max(4k, 20) of each and fuses them with weighted
-        reciprocal-rank fusion (``rrf_k``, ``hybrid_dense_weight``): measured on
+        reciprocal-rank fusion (options ``rrf_k``, ``dense_weight``): measured on
         SciFact test, nDCG@10 0.726 against 0.645 dense and 0.687 BM25.
-        ``filters`` (default: the settings ``path_filter``/``type_filter``)
+        ``filters`` (default: the options ``path_filter``/``type_filter``)
         restrict every stage; then the optional reranker re-scores the
         candidates and MMR (``mmr_lambda`` < 1) diversifies them.
         """
-        mode = mode or self.settings.retrieval_mode
+        mode = mode or self.options.mode
         if mode not in ("dense", "bm25", "hybrid"):
-            raise CorpusError(f"unknown retrieval mode {mode!r}", "use dense, bm25 or hybrid")
-        filters = filters if filters is not None else Filters.parse(self.settings.path_filter,
-                                                                    self.settings.type_filter)
-        lambda_ = self.settings.mmr_lambda if mmr_lambda is None else mmr_lambda
+            raise CorpusError(f"unknown retrieval mode {mode!r}", "use dense, bm25 or hybrid (-R mode=...)")
+        filters = filters if filters is not None else Filters.parse(self.options.path_filter,
+                                                                    self.options.type_filter)
+        lambda_ = self.options.mmr_lambda if mmr_lambda is None else mmr_lambda
         if not 0 <= lambda_ <= 1:
             raise CorpusError(f"mmr_lambda must be between 0 and 1, got {lambda_}",
                               "use 1 for relevance only, 0.5 to balance relevance and diversity")
@@ -286,13 +290,13 @@ class FaissRetriever:
                 f"rebuild it: assistant index {manifest.root} --collection {self.collection} --rebuild")
         if k <= 0 or index.ntotal == 0:
             return []
-        rescoring = bool(self.settings.reranker) or lambda_ < 1
+        rescoring = bool(self.options.reranker) or lambda_ < 1
         depth = k if mode != "hybrid" and not rescoring else max(4 * k, 20)
         allowed = filters.allowed_ids(con) if filters else None
         query_vector = self.embed([query]) if mode != "bm25" else None
         dense: list[tuple[int, float]] = []
         if mode in ("dense", "hybrid"):
-            scores, ids = vector_index.search(index, query_vector, depth, self.settings.ann_nprobe, allowed)
+            scores, ids = vector_index.search(index, query_vector, depth, self.options.ann_nprobe, allowed)
             dense = [(i, s) for i, s in zip(ids[0].tolist(), scores[0].tolist()) if i >= 0]
         lexical = bm25_search(con, query, depth, where=filters.sql() if filters else None) \
             if mode in ("bm25", "hybrid") else []
@@ -301,10 +305,10 @@ class FaissRetriever:
         elif mode == "bm25":
             ranked = lexical
         else:
-            ranked = rrf([[i for i, _ in dense], [i for i, _ in lexical]], self.settings.rrf_k,
-                         [self.settings.hybrid_dense_weight, 1.0])[:depth]
+            ranked = rrf([[i for i, _ in dense], [i for i, _ in lexical]], self.options.rrf_k,
+                         [self.options.dense_weight, 1.0])[:depth]
         passages = self._passages(con, manifest, ranked, mode)
-        if self.settings.reranker and passages:
+        if self.options.reranker and passages:
             scores = self.reranker.scores(query, [p.text for p in passages])
             passages = [dataclasses.replace(p, score=s, retriever=f"faiss/{mode}+rerank")
                         for s, p in sorted(zip(scores, passages), key=lambda pair: -pair[0])]
@@ -316,8 +320,8 @@ class FaissRetriever:
 
     @property
     def reranker(self) -> Reranker:
-        if self._reranker is None or self._reranker.name != self.settings.reranker:
-            self._reranker = Reranker(self.settings.reranker, offline=self.settings.offline)
+        if self._reranker is None or self._reranker.name != self.options.reranker:
+            self._reranker = Reranker(self.options.reranker, offline=self.settings.offline)
         return self._reranker
 
     def _passages(self, con: Any, manifest: Manifest, ranked: list[tuple[int, float]], mode: str) -> list[Passage]:
