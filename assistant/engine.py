@@ -83,6 +83,9 @@ class Engine:
         key = (self.settings.retriever, collection)
         if key not in self._retrievers:
             reg = self.host.registry.get("retriever", self.settings.retriever)
+            from .retriever import retriever_options
+
+            retriever_options(self.settings, reg.name, reg.obj)  # a wrong -R or [plugins.NAME] fails here, clearly
             try:
                 self._retrievers[key] = reg.obj(collection, self.settings, self.loaders())
             except AssistantError:
