@@ -35,6 +35,7 @@ from __future__ import annotations
 from .atomic import atomic_path, write_json
 from .backend import Backend, Capabilities, CapabilityMissing
 from .config import DEFAULT_INSTRUCTIONS, Settings
+from .contracts import AdapterKind, ExampleSelector, Strategy
 from .conversation import Conversation, Source
 from .errors import (
     AssistantError,
@@ -86,11 +87,11 @@ from .uncertainty import rank_questions
 __version__ = "0.1.0"
 
 __all__ = [
-    "DEFAULT_INSTRUCTIONS", "HOOK_CONTRACT_VERSION", "LLM", "Answer", "Backend", "Capabilities", "CapabilityMissing", "Deletes", "Describes", "ListsCollections", "AssistantError", "Budget", "BudgetExhausted", "Candidate", "Citation", "ConfigError", "Conversation",
+    "DEFAULT_INSTRUCTIONS", "HOOK_CONTRACT_VERSION", "LLM", "AdapterKind", "Answer", "Backend", "Capabilities", "CapabilityMissing", "Deletes", "Describes", "ExampleSelector", "ListsCollections", "AssistantError", "Budget", "BudgetExhausted", "Candidate", "Citation", "ConfigError", "Conversation",
     "CorpusError", "Decoding", "Example", "Feedback", "IndexCorruptError", "LoadedDocument", "Message",
     "ModelError", "Passage", "PluginError", "Prompt", "PromptTooLongError", "Retriever", "Section", "Settings",
     "ShowsSources", "Source", "Step",
-    "StrategyCall", "StrategyResult", "SyncReport", "TextStream", "UnknownNameError", "Usage", "WarmsUp",
+    "Strategy", "StrategyCall", "StrategyResult", "SyncReport", "TextStream", "UnknownNameError", "Usage", "WarmsUp",
     "add_example", "as_prompt", "atomic_path", "cache_dir", "collections_dir", "data_dir", "embedder_lock",
     "generator_folder", "hookimpl", "hub_snapshot", "load_embedder", "load_generator", "mmr", "plot_curves",
     "quiet_transformers", "rank_questions", "read_bank", "resolve_device", "retriever_options", "to_messages", "user_bank_dir",

@@ -167,11 +167,15 @@ def hook_section(name: str, fn: object, examples: Path = EXAMPLES) -> str:
             f"```python\n{example}\n```\n")
 
 
-def contract_modules() -> list[tuple[str, Any]]:
-    """The public contract modules the guide renders, with their headings."""
-    from . import backend, retriever
+def contract_modules() -> list[tuple[str, Any, list[str] | None, bool]]:
+    """What the Contracts section renders: (heading, module, the names to
+    show or None for every protocol and dataclass, whether to show the
+    module's own words)."""
+    from . import adapters, backend, contracts, llm, retriever
 
-    return [("Retrievers", retriever), ("Model backends", backend)]
+    return [("Strategies and example selectors", contracts, ["Strategy", "ExampleSelector"], False),
+            ("Retrievers", retriever, None, True), ("Model backends", backend, None, True),
+            ("Models", llm, ["LLM"], False), ("Adapter kinds", adapters, ["AdapterKind"], False)]
 
 
 def contract_classes(module: Any) -> list[type]:
@@ -182,13 +186,18 @@ def contract_classes(module: Any) -> list[type]:
 
 
 def contract_section() -> str:
-    """The contract modules as the guide shows them: each module's words,
-    then each protocol's methods (or dataclass's fields) with their
-    signatures and docstrings."""
-    parts = ["## Contracts\n"]
-    for heading, module in contract_modules():
-        parts += [f"### {heading} (`{module.__name__}`)\n", inspect.getdoc(module) or "", ""]
-        for cls in contract_classes(module):
+    """``assistant.contracts`` as the guide shows it: its words, then each
+    contract module's words and each protocol's methods (or dataclass's
+    fields) with their signatures and docstrings."""
+    from . import contracts
+
+    parts = ["## Contracts\n", inspect.getdoc(contracts) or "", ""]
+    for heading, module, names, with_doc in contract_modules():
+        parts += [f"### {heading} (`{module.__name__}`)\n"]
+        if with_doc:
+            parts += [inspect.getdoc(module) or "", ""]
+        classes = contract_classes(module) if names is None else [getattr(module, n) for n in names]
+        for cls in classes:
             parts += [f"#### `assistant.{cls.__name__}`\n", inspect.getdoc(cls) or "", ""]
             if dataclasses.is_dataclass(cls):
                 rows = [f"| `{f.name}` | `{f.type}` | `{f.default!r}` | {f.metadata.get('help', '')} |"

@@ -222,3 +222,24 @@ def test_the_docs_examples_import_only_the_public_api():
     assert len(examples) > 10
     bad = plugin_violations(examples)
     assert not bad, _report("a docs example reaches into the core's internals", bad)
+
+
+def test_every_public_name_exists_and_every_builtin_meets_its_protocol():
+    import assistant
+    from assistant import AdapterKind, Backend, ExampleSelector, Retriever, Settings, Strategy
+    from assistant.plugins import make_plugin_host
+    from assistant.strategy import build_options
+
+    assert [n for n in assistant.__all__ if not hasattr(assistant, n)] == []
+    registry = make_plugin_host().registry
+    for name, reg in registry.of("strategy").items():
+        assert isinstance(reg.obj(build_options(name, reg.obj, {})), Strategy), name
+    for name, reg in registry.of("backend").items():
+        assert isinstance(reg.obj(), Backend), name
+    for name, reg in registry.of("adapter_kind").items():
+        assert isinstance(reg.obj(), AdapterKind), name
+    for name, reg in registry.of("example_selector").items():
+        assert isinstance(reg.obj(Settings()), ExampleSelector), name
+    for name, reg in registry.of("retriever").items():
+        assert all(callable(getattr(reg.obj, m, None)) for m in ("exists", "sync", "search")), name
+    assert Retriever and registry.of("strategy") and registry.of("backend") and registry.of("adapter_kind")
