@@ -176,10 +176,10 @@ class AdapterSet:
 
 
 def prompt_virtual(active: Active) -> Any:
-    """The active prompt-learning adapter as the decode loop's :class:`~assistant.hf_decode.Virtual`:
+    """The active prompt-learning adapter as the decode loop's :class:`~assistant.backends.transformers.decode.Virtual`:
     a soft prompt's embeddings (P-tuning's come out of its encoder the same
     way), or a prefix's keys and values for a batch of a given size."""
-    from .hf_decode import Virtual
+    from assistant.backends.transformers.decode import Virtual
 
     wrapper = active.module
     config = wrapper.active_peft_config

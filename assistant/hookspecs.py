@@ -110,7 +110,7 @@ def register_backends(register: Callable[[str, type], None]) -> None:
             priority. The loaded model declares what it cannot do in its
             ``capabilities`` attribute (``assistant.Capabilities``). The
             built-in ``transformers`` and ``llamacpp`` are registered the
-            same way (``assistant/backends.py``).
+            same way (``assistant/backends/__init__.py``).
 
     Returns:
         Nothing; return values are ignored.

@@ -90,7 +90,7 @@ class Decoding:
     ``num_beams > 1`` selects beam search (deterministic). ``top_k == 0``
     disables top-k filtering. ``stop`` strings end generation and are removed
     from the returned text. ``exclude`` words never appear in the output;
-    ``require`` words always do (``assistant/constraints.py``).
+    ``require`` words always do (``assistant/backends/transformers/constraints.py``).
     """
 
     max_new_tokens: int = 256

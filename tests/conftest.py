@@ -110,7 +110,7 @@ def _in_process(argv: list[str], env: dict[str, str], input: str | None) -> tupl
     from click.testing import CliRunner
 
     from assistant.cli import build_cli, main
-    from assistant.llamacpp import runtime as llamacpp_runtime
+    from assistant.backends.llamacpp import runtime as llamacpp_runtime
 
     commands = _command_tree(build_cli())  # the built-in commands attach on import, as in any process
     saved_env, cwd, outer, state = dict(os.environ), os.getcwd(), (sys.stdout, sys.stderr), _global_state()

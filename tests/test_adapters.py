@@ -53,7 +53,7 @@ def fresh_llm(trained):
     """A separately loaded model whose adapters come from the test registry (a reload from disk)."""
     from assistant.adapter_runtime import AdapterSet
     from assistant.adapters import weights_fingerprint
-    from assistant.hf_llm import TransformersLLM
+    from assistant.backends.transformers.llm import TransformersLLM
     from assistant.models import load_generator
 
     registry, _ = trained

@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.real_model,
 def test_train_load_and_switch_on_the_gpu(tmp_path):
     from assistant.adapter_runtime import AdapterSet
     from assistant.adapters import AdapterRegistry, weights_fingerprint
-    from assistant.hf_llm import TransformersLLM
+    from assistant.backends.transformers.llm import TransformersLLM
     from assistant.models import load_generator
     from assistant.types import Decoding
     from assistant_plugins.peft_adapters.kinds import LoraKind, LoraOptions, PromptOptions, PromptTuningKind

@@ -1,5 +1,5 @@
 """A broken (not missing) llama.cpp install: the assistant falls back to the
-transformers backend with one notice saying why (assistant/backends.py), and
+transformers backend with one notice saying why (assistant/backends/__init__.py), and
 still answers. The missing case is in tests/test_llamacpp.py.
 
 A fake ``llama_cpp`` package stands in for the broken install. It is put
@@ -62,7 +62,7 @@ def _settings() -> Settings:
 
 @pytest.mark.parametrize("source", [BROKEN_LIBRARY, BAD_SYMBOL], ids=["library-fails-to-load", "undefined-symbol"])
 def test_a_llamacpp_that_fails_to_import_falls_back_with_one_notice(fake_llama_cpp, source):
-    from assistant.hf_llm import TransformersLLM
+    from assistant.backends.transformers.llm import TransformersLLM
 
     fake_llama_cpp(source)
     llm, notices = load_llm(_settings())
@@ -78,7 +78,7 @@ def test_a_llamacpp_that_fails_to_import_falls_back_with_one_notice(fake_llama_c
 
 def test_a_llamacpp_without_its_functions_falls_back_and_the_engine_still_answers(fake_llama_cpp):
     from assistant.engine import Engine
-    from assistant.hf_llm import TransformersLLM
+    from assistant.backends.transformers.llm import TransformersLLM
 
     fake_llama_cpp(NO_SYMBOLS)
     said: list[str] = []

@@ -72,7 +72,7 @@ def chat_llm(trained):
     """A separately loaded chat model whose adapters come from the trained registry."""
     from assistant.adapter_runtime import AdapterSet
     from assistant.adapters import weights_fingerprint
-    from assistant.hf_llm import TransformersLLM
+    from assistant.backends.transformers.llm import TransformersLLM
     from assistant.models import load_generator
 
     registry = trained[3]

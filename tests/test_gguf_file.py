@@ -22,7 +22,7 @@ def _write(path, value: int) -> None:
 
 
 def test_one_reader_per_file_until_the_file_is_replaced(tmp_path):
-    from assistant.llamacpp.gguf_file import read_gguf
+    from assistant.backends.llamacpp.gguf_file import read_gguf
 
     path = tmp_path / "m.gguf"
     _write(path, 1)

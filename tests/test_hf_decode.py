@@ -1,4 +1,4 @@
-"""The transformers backend's own decode loop (assistant/hf_decode.py), on the
+"""The transformers backend's own decode loop (assistant/backends/transformers/decode.py), on the
 real embedded model.
 
 * float32: the loop writes what ``model.generate()`` writes (up to a
@@ -40,7 +40,7 @@ def fresh_loaded():
 
 @pytest.fixture(scope="module")
 def mixed_llm(fresh_loaded):
-    from assistant.hf_llm import TransformersLLM
+    from assistant.backends.transformers.llm import TransformersLLM
 
     return TransformersLLM(fresh_loaded, decode_dtype="bfloat16")
 
@@ -75,7 +75,7 @@ def test_bfloat16_twin_keeps_quality(fresh_loaded, mixed_llm):
     import torch
     from transformers import DynamicCache
 
-    from assistant.hf_decode import cast_cache
+    from assistant.backends.transformers.decode import cast_cache
 
     model = fresh_loaded.model
     twin = mixed_llm._decode_model(mixed_llm._active())

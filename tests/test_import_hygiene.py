@@ -16,7 +16,7 @@ def _loaded_after(code: str) -> set[str]:
 
 
 def test_public_api_and_engine_import_no_heavy_library():
-    loaded = _loaded_after("import assistant, assistant.engine, assistant.plugins, assistant.hf_llm, "
+    loaded = _loaded_after("import assistant, assistant.engine, assistant.plugins, assistant.backends.transformers.llm, "
                            "assistant.models, assistant.testing")
     assert not loaded, f"heavy modules imported: {sorted(loaded)}"
 

@@ -63,7 +63,7 @@ def _hf_reference(llm, prompt: str, tokens: int = 12) -> tuple[list[int], list[i
 
 
 def _llama_greedy(llm, prompt: str, tokens: int = 12) -> list[int]:
-    from assistant.sampling import Sampler
+    from assistant.backends.sampling import Sampler
 
     with llm._lock:
         rows = llm._decode([llm._tokens(prompt)], [(0, 0)], Decoding(max_new_tokens=tokens),
@@ -75,7 +75,7 @@ NEAR_TIE = 0.5  # nats between the reference's two best tokens
 
 
 def _compare(hf, cpp, prompts=PROMPTS) -> dict[str, float]:
-    from assistant.sampling import log_softmax
+    from assistant.backends.sampling import log_softmax
 
     diffs: list[float] = []
     positions = ties = 0
@@ -158,7 +158,7 @@ def _with_registry(llm, registry):
 def reference_with_adapters(random_adapters):
     from assistant.adapter_runtime import AdapterSet
     from assistant.adapters import weights_fingerprint
-    from assistant.hf_llm import TransformersLLM
+    from assistant.backends.transformers.llm import TransformersLLM
     from assistant.models import load_generator
 
     llm = TransformersLLM(load_generator("embedded", device="cpu", dtype="float32"))
@@ -201,8 +201,8 @@ def test_lora_scale_and_switching(reference_with_adapters, cpp_with_adapters):
 def cpp_run_time_lora(random_adapters):
     """A second llama.cpp model that applies LoRA at run time (no merging): the
     path of LoRA mixes, tested here on a single adapter against PEFT."""
-    from assistant.llamacpp.backend import LlamaCppLLM
-    from assistant.llamacpp.runtime import Runtime
+    from assistant.backends.llamacpp.backend import LlamaCppLLM
+    from assistant.backends.llamacpp.runtime import Runtime
     from assistant.models import embedded_gguf, resolve_generator
 
     gguf = embedded_gguf()
@@ -305,7 +305,7 @@ def test_several_prompts_in_one_call(embedded_llamacpp_llm):
     than on AVX2), so where the single call's two best tokens are within
     NEAR_TIE the batch may take the other one, and the texts part there. A
     wrong position, mask or sequence id would part them at a clear lead."""
-    from assistant.sampling import Sampler, log_softmax
+    from assistant.backends.sampling import Sampler, log_softmax
 
     llm = embedded_llamacpp_llm.with_adapter("")
     decoding = Decoding(max_new_tokens=10)
@@ -358,7 +358,7 @@ def test_beam_search_is_handed_to_transformers(embedded_llamacpp_llm, real_llm):
 def test_missing_llamacpp_falls_back_with_one_notice(monkeypatch, tmp_path):
     from assistant import Settings
     from assistant.backends import load_llm
-    from assistant.hf_llm import TransformersLLM
+    from assistant.backends.transformers.llm import TransformersLLM
 
     monkeypatch.setitem(sys.modules, "llama_cpp", None)  # import llama_cpp -> ImportError
     llm, notices = load_llm(Settings(backend="auto", device="cpu", dtype="float32"))
@@ -369,7 +369,7 @@ def test_missing_llamacpp_falls_back_with_one_notice(monkeypatch, tmp_path):
 def test_auto_picks_llamacpp_for_the_embedded_model(embedded_llamacpp_llm):
     from assistant import Settings
     from assistant.backends import load_llm
-    from assistant.llamacpp.backend import LlamaCppLLM
+    from assistant.backends.llamacpp.backend import LlamaCppLLM
 
     llm, notices = load_llm(Settings(backend="auto", device="cpu"))
     assert isinstance(llm, LlamaCppLLM) and notices == []

@@ -28,7 +28,7 @@ def write_records(path):
 
 def test_tune_sft_trains_a_prefix_adapter_that_loads_and_changes_the_answer(home, tmp_path):
     from assistant.adapters import AdapterRegistry
-    from assistant.hf_llm import TransformersLLM
+    from assistant.backends.transformers.llm import TransformersLLM
     from assistant.models import load_generator
 
     data = write_records(tmp_path / "pineapple.jsonl")

@@ -83,7 +83,7 @@ def test_the_wheel_installed_alone_runs(wheel, tmp_path):
     from assistant.backends import llamacpp_problem
 
     backend = run(str(python), "-c", "from assistant.backends import llamacpp_problem; "
-                  "import assistant.llamacpp.backend; print(llamacpp_problem())")
+                  "import assistant.backends.llamacpp.backend; print(llamacpp_problem())")
     assert backend.returncode == 0, backend.stderr
     # the same dependencies, so the same verdict as here: None where llama.cpp is installed (CI)
     assert backend.stdout.strip() == str(llamacpp_problem()), f"the wheel's llama.cpp backend: {backend.stdout}"

@@ -78,7 +78,7 @@ def bench_adapters(ctx: BenchContext) -> list[Row]:
 def _switching(ctx: BenchContext) -> list[Row]:
     from ..adapter_runtime import AdapterSet
     from ..adapters import AdapterInfo, AdapterRegistry, AdapterSpec, weights_fingerprint
-    from ..hf_llm import TransformersLLM
+    from assistant.backends.transformers.llm import TransformersLLM
     from ..models import load_generator
 
     reload_s, loaded = _timed(lambda: load_generator("embedded", device="cpu", dtype="float32"))

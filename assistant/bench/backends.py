@@ -63,7 +63,7 @@ def _stream_stats(stream: Any) -> tuple[float, float, int]:
 def raw_llama(gguf: Path, n_ctx: int = 2048) -> Any:
     """llama-cpp-python's own high-level API, on every core like our backend
     (its default is half of them). Also the raw baseline of ``bench ask``."""
-    from ..llamacpp.runtime import import_llama_cpp
+    from assistant.backends.llamacpp.runtime import import_llama_cpp
 
     return import_llama_cpp().Llama(model_path=str(gguf), n_ctx=n_ctx, n_threads=os.cpu_count() or 1,
                                     verbose=False)
@@ -117,9 +117,9 @@ def _bench_lora(gguf: Path, folder: Path) -> tuple[Path, Path]:
     GGUF as a run-time adapter, and merged into a copy of the model."""
     import numpy as np
 
-    from ..llamacpp.gguf_file import read_gguf
-    from ..llamacpp.lora_gguf import write_adapter_gguf
-    from ..llamacpp.merge import write_merged_gguf
+    from assistant.backends.llamacpp.gguf_file import read_gguf
+    from assistant.backends.llamacpp.lora_gguf import write_adapter_gguf
+    from assistant.backends.llamacpp.merge import write_merged_gguf
 
     reader = read_gguf(gguf)  # parsed once per process (write_merged_gguf reads the same one)
     shapes = {t.name: [int(x) for x in t.shape] for t in reader.tensors}
@@ -152,9 +152,9 @@ def bench_backends(ctx: BenchContext) -> list[Row]:
 
 def _llamacpp_rows(ctx: BenchContext, prompt: str, tokens: int) -> tuple[list[Row], float]:
     """The llama.cpp rows, and our backend's single-stream decode rate."""
-    from ..llamacpp.backend import LlamaCppLLM
-    from ..llamacpp.runtime import Runtime
-    from ..sampling import Sampler
+    from assistant.backends.llamacpp.backend import LlamaCppLLM
+    from assistant.backends.llamacpp.runtime import Runtime
+    from assistant.backends.sampling import Sampler
     from ..models import embedded_gguf, resolve_generator
     from ..types import Decoding
 

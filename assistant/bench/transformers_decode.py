@@ -65,7 +65,7 @@ def transformers_rows(ctx: BenchContext, prompt: str, tokens: int, samples: int,
                       llamacpp_rate: float | None) -> list[Row]:
     """The transformers rows; ``llamacpp_rate`` (None without llama.cpp) is
     our llama.cpp backend's decode speed, for the last comparison."""
-    from ..hf_llm import TransformersLLM
+    from assistant.backends.transformers.llm import TransformersLLM
     from ..models import load_generator
 
     ctx.log("backends: transformers, our decode loop against generate()...")

@@ -26,7 +26,7 @@ def tiny_corpus(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def embedded_llm():
     """The real embedded default model (float32 on CPU: deterministic greedy text)."""
-    from ..hf_llm import TransformersLLM
+    from assistant.backends.transformers.llm import TransformersLLM
     from ..models import load_generator
 
     return TransformersLLM(load_generator("embedded", device="cpu", dtype="float32"))
@@ -46,8 +46,8 @@ def embedded_llamacpp_llm():
         if os.environ.get("ASSISTANT_REQUIRE_LLAMACPP") == "1":
             pytest.fail(f"ASSISTANT_REQUIRE_LLAMACPP=1 but {problem}")
         pytest.skip(problem)
-    from ..llamacpp.backend import LlamaCppLLM
-    from ..llamacpp.runtime import Runtime
+    from assistant.backends.llamacpp.backend import LlamaCppLLM
+    from assistant.backends.llamacpp.runtime import Runtime
     from ..models import embedded_gguf, resolve_generator
 
     gguf = embedded_gguf()

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..adapters import AdapterError
+from assistant.adapters import AdapterError
 
 #: Hugging Face Llama module -> GGUF tensor stem (convert_hf_to_gguf.py's tensor map)
 MODULE_NAMES = {

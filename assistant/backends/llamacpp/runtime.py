@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ModelError
+from assistant.errors import ModelError
 
 
 def import_llama_cpp() -> Any:

@@ -7,16 +7,16 @@ tokens/s), and keeps what the project's strategies rely on:
 * ``n`` samples of a prompt share one prefill: the prompt is decoded into
   sequence 0, its cache cells are copied to sequences 1..n-1 and every step
   decodes one token of each live sequence in one batch
-  (:mod:`assistant.llamacpp.runtime`); several prompts of one call run side by
+  (:mod:`assistant.backends.llamacpp.runtime`); several prompts of one call run side by
   side the same way, and start from the longest prefix they share with the
   cached prompt;
 * the prompt of the previous call stays in the cache: a conversation's next
   turn (or a strategy's next call with the same instructions) decodes only the
   new tokens;
 * LoRA adapters, converted once from PEFT to GGUF
-  (:mod:`assistant.llamacpp.lora_gguf`), several at once with scales, switched
+  (:mod:`assistant.backends.llamacpp.lora_gguf`), several at once with scales, switched
   per call; a single active LoRA is merged into a copy of the model instead
-  (:mod:`assistant.llamacpp.merge`), which decodes at the base model's speed;
+  (:mod:`assistant.backends.llamacpp.merge`), which decodes at the base model's speed;
   soft prompts enter as embeddings at the first positions.
 
 What it does not do -- beam search, required words, prefix-tuning adapters --
@@ -37,12 +37,12 @@ from typing import Any
 
 import numpy as np
 
-from ..adapters import AdapterError, AdapterRegistry, AdapterSpec, check_compatible, weights_fingerprint
-from ..llm import PromptLike, TextStream, cut_at_stop, stream_rows
-from ..prompt import as_prompt, to_messages
-from ..types import Candidate, Decoding
+from assistant.adapters import AdapterError, AdapterRegistry, AdapterSpec, check_compatible, weights_fingerprint
+from assistant.llm import PromptLike, TextStream, cut_at_stop, stream_rows
+from assistant.prompt import as_prompt, to_messages
+from assistant.types import Candidate, Decoding
 from .runtime import Runtime
-from ..sampling import Sampler, log_softmax
+from assistant.backends.sampling import Sampler, log_softmax
 
 
 @dataclass
@@ -176,7 +176,7 @@ class LlamaCppLLM:
 
     def _merged_file(self, name: str, scale: float) -> str:
         """The base model with adapter ``name`` merged at ``scale`` (made once, cached by content)."""
-        from .. import paths
+        from assistant import paths
         from .lora_gguf import FORMAT_VERSION, lora_tensors, read_base_shape
         from .merge import MERGE_VERSION, write_merged_gguf
 
@@ -203,7 +203,7 @@ class LlamaCppLLM:
 
     def _lora_file(self, name: str) -> str:
         """The GGUF conversion of adapter ``name`` (made once, cached by content)."""
-        from .. import paths
+        from assistant import paths
         from .lora_gguf import FORMAT_VERSION, write_lora_gguf
 
         folder = self._registry().path(name)
@@ -328,7 +328,7 @@ class LlamaCppLLM:
         return results
 
     def _banned(self, decoding: Decoding) -> list[list[int]]:
-        from ..wordforms import banned_sequences
+        from assistant.backends.wordforms import banned_sequences
 
         return banned_sequences(decoding.exclude, lambda form: self.runtime.tokenize(form, special=False))
 

@@ -9,7 +9,7 @@ prefill: the prompt's KV cache is computed once and repeated across the
 batch (``_sample_with_shared_prefix``).
 
 On the CPU, greedy and sampled generation and streaming run in the project's
-own decode loop instead (:mod:`assistant.hf_decode`): float32 prefill, then
+own decode loop instead (:mod:`assistant.backends.transformers.decode`): float32 prefill, then
 decoding by a bfloat16 copy of the weights when ``decode_dtype`` asks for it
 (``dtype = "auto"`` on the CPU does), finished rows leaving the batch.
 """
@@ -21,11 +21,11 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from .adapters import AdapterSpec
-from .llm import PromptLike, TextStream, cut_at_stop, stream_rows
-from .models import LoadedModel
-from .prompt import as_prompt, to_messages
-from .types import Candidate, Decoding
+from assistant.adapters import AdapterSpec
+from assistant.llm import PromptLike, TextStream, cut_at_stop, stream_rows
+from assistant.models import LoadedModel
+from assistant.prompt import as_prompt, to_messages
+from assistant.types import Candidate, Decoding
 
 
 class TransformersLLM:
@@ -66,8 +66,8 @@ class TransformersLLM:
 
     def adapter_set(self) -> Any:
         if self._adapters[0] is None:
-            from .adapter_runtime import AdapterSet
-            from .adapters import weights_fingerprint
+            from assistant.adapter_runtime import AdapterSet
+            from assistant.adapters import weights_fingerprint
 
             self._adapters[0] = AdapterSet(self.model, self.loaded.source.label,
                                            weights_fingerprint(self.loaded.folder))
@@ -75,7 +75,7 @@ class TransformersLLM:
 
     def _active(self) -> Any:
         """The module to call for this view's adapter (under the lock)."""
-        from .adapter_runtime import Active
+        from assistant.adapter_runtime import Active
 
         if self._adapters[0] is None:
             return Active(self.model)
@@ -116,7 +116,7 @@ class TransformersLLM:
         if decoding.exclude or decoding.require:
             from transformers import LogitsProcessorList
 
-            from .constraints import RequireWords, bad_words_ids
+            from assistant.backends.transformers.constraints import RequireWords, bad_words_ids
 
             if decoding.exclude:
                 kwargs["bad_words_ids"] = bad_words_ids(self.tokenizer, decoding.exclude)
@@ -171,9 +171,9 @@ class TransformersLLM:
     # ------------------------------------------------------ the decode loop
 
     def _use_loop(self, decoding: Decoding, active: Any) -> bool:
-        """Our decode loop (assistant/hf_decode.py) on the CPU, and for
+        """Our decode loop (assistant/backends/transformers/decode.py) on the CPU, and for
         prompt-learning adapters everywhere (PEFT's generate for them breaks
-        with transformers' releases: hf_decode's docstring); generate() for
+        with transformers' releases: decode.py's docstring); generate() for
         beams, required words and the GPU otherwise."""
         return (decoding.num_beams == 1 and not decoding.require
                 and (self.model.device.type == "cpu" or active.prompt_learning))
@@ -183,7 +183,7 @@ class TransformersLLM:
         if self.decode_dtype is None or self.adapter.parts:
             return active.module
         if self._twin[0] is None:
-            from .models import resolve_dtype
+            from assistant.models import resolve_dtype
 
             dtype = resolve_dtype(self.decode_dtype, "cpu")
             if self._adapters[0] is None:  # the weights are untouched: copy them
@@ -196,10 +196,10 @@ class TransformersLLM:
         return self._twin[0]
 
     def _loop(self, active: Any, enc: Any, runs: int, decoding: Decoding, streaming: bool = False) -> Any:
-        from .adapter_runtime import prompt_virtual
-        from .hf_decode import decode_steps
-        from .sampling import Sampler
-        from .wordforms import banned_sequences
+        from assistant.adapter_runtime import prompt_virtual
+        from assistant.backends.transformers.decode import decode_steps
+        from assistant.backends.sampling import Sampler
+        from assistant.backends.wordforms import banned_sequences
 
         banned = banned_sequences(decoding.exclude,
                                   lambda form: self.tokenizer(form, add_special_tokens=False)["input_ids"])
@@ -225,7 +225,7 @@ class TransformersLLM:
         ``num_return_sequences`` the prompt would be prefilled ``runs`` times."""
         from transformers import DynamicCache
 
-        from .hf_decode import cache_kwarg
+        from assistant.backends.transformers.decode import cache_kwarg
 
         ids, mask = enc["input_ids"], enc["attention_mask"]
         cache = DynamicCache(config=self.model.config)

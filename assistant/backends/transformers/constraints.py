@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from transformers import LogitsProcessor
 
-from .wordforms import banned_sequences
+from assistant.backends.wordforms import banned_sequences
 
 
 def bad_words_ids(tokenizer: Any, words: Sequence[str]) -> list[list[int]]:

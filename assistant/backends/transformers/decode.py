@@ -2,7 +2,7 @@
 
 ``model.generate()`` is general; this loop does one thing: prefill the
 prompts, then one forward pass per token for every live row, choosing tokens
-with :class:`assistant.sampling.Sampler` (the llama.cpp backend's sampler, so
+with :class:`assistant.backends.sampling.Sampler` (the llama.cpp backend's sampler, so
 a :class:`~assistant.types.Decoding` means the same on both backends). What it
 adds over ``generate()``:
 
@@ -33,7 +33,7 @@ adds over ``generate()``:
   prefix is never read. Built here, neither depends on that detail.
 
 Beam search and required words (a logits processor of
-:mod:`assistant.constraints`) stay with ``generate()``, and so does the base
+:mod:`assistant.backends.transformers.constraints`) stay with ``generate()``, and so does the base
 model on a GPU.
 """
 
@@ -44,9 +44,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .llm import cut_at_stop
-from .sampling import Sampler
-from .types import Decoding
+from assistant.llm import cut_at_stop
+from assistant.backends.sampling import Sampler
+from assistant.types import Decoding
 
 
 @dataclass

@@ -9,7 +9,7 @@ of the base model's decode speed (``assistant bench --only backends``).
 
 How: every adapted weight ``W`` is dequantized, ``scale * alpha / r * B @ A``
 is added (``B`` already in llama.cpp's rotary row order, see
-:mod:`assistant.llamacpp.lora_gguf`), and the sum is stored as ``Q8_0``; every
+:mod:`assistant.backends.llamacpp.lora_gguf`), and the sum is stored as ``Q8_0``; every
 other tensor and all metadata are copied byte for byte. Why ``Q8_0`` and not
 the base's 4-bit type: a LoRA's update is smaller than a 4-bit step and would
 mostly round away; a ``Q8_0`` step is ~1/8 of a ``Q4_1`` step (255 levels over
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..adapters import AdapterError
+from assistant.adapters import AdapterError
 
 #: bumped when the written file changes, so cached merges are redone
 MERGE_VERSION = 1

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .types import Decoding
+from assistant.types import Decoding
 
 #: nats below the best token past which a token is left out of sampling
 NEGLIGIBLE = 20.0

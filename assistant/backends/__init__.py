@@ -19,9 +19,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .backend import Capabilities
-from .errors import ConfigError, ModelError
-from .hookspecs import hookimpl
+from assistant.backend import Capabilities
+from assistant.errors import ConfigError, ModelError
+from assistant.hookspecs import hookimpl
 
 AUTO = "auto"
 
@@ -29,7 +29,7 @@ AUTO = "auto"
 def llamacpp_problem() -> str | None:
     """Why llama.cpp cannot be used here, or None when it can."""
     try:
-        from .llamacpp.runtime import import_llama_cpp
+        from assistant.backends.llamacpp.runtime import import_llama_cpp
 
         import_llama_cpp()
     except ImportError:
@@ -48,7 +48,7 @@ class TransformersBackend:
     capabilities = Capabilities()
 
     def claims(self, settings: Any) -> bool:
-        from .models import resolve_generator
+        from assistant.models import resolve_generator
 
         resolve_generator(settings.model)  # a local path that does not exist fails here, for every backend
         return True
@@ -73,7 +73,7 @@ class LlamaCppBackend:
         return self.problem(settings, install=False) is None
 
     def problem(self, settings: Any, install: bool = True) -> str | None:
-        from .models import resolve_device, resolve_generator
+        from assistant.models import resolve_device, resolve_generator
 
         if resolve_generator(settings.model).kind != "gguf":
             return "the model is not a GGUF file"
@@ -83,9 +83,9 @@ class LlamaCppBackend:
         return llamacpp_problem() if install else None
 
     def load(self, settings: Any, progress: Callable[[str], None] | None = None) -> Any:
-        from .llamacpp.backend import LlamaCppLLM
-        from .llamacpp.runtime import ContextOptions, Runtime
-        from .models import conversion_dir, is_converted, resolve_generator
+        from assistant.backends.llamacpp.backend import LlamaCppLLM
+        from assistant.backends.llamacpp.runtime import ContextOptions, Runtime
+        from assistant.models import conversion_dir, is_converted, resolve_generator
 
         source = resolve_generator(settings.model)
         gguf = Path(source.location)
@@ -181,8 +181,8 @@ def plan(settings: Any, backends: dict[str, type] | None = None) -> tuple[list[t
 
 
 def _transformers(settings: Any, progress: Callable[[str], None] | None, device: str | None = None) -> Any:
-    from .hf_llm import TransformersLLM
-    from .models import load_generator
+    from assistant.backends.transformers.llm import TransformersLLM
+    from assistant.models import load_generator
 
     if settings.threads > 0:
         import torch
@@ -191,6 +191,6 @@ def _transformers(settings: Any, progress: Callable[[str], None] | None, device:
     loaded = load_generator(settings.model, device or settings.device, settings.dtype,
                             offline=settings.offline, progress=progress)
     # dtype "auto" on the CPU: float32 weights prefill (fast matrix products),
-    # a bfloat16 copy decodes (half the bytes to read per token); see hf_decode.py
+    # a bfloat16 copy decodes (half the bytes to read per token); see backends/transformers/decode.py
     decode_dtype = "bfloat16" if settings.dtype == "auto" and loaded.device == "cpu" else None
     return TransformersLLM(loaded, context_window=settings.context_window, decode_dtype=decode_dtype)
