@@ -153,9 +153,16 @@ class MeteredLLM:
         self.check_budget()
         self._check_decoding(decoding)
         start = time.perf_counter()
-        if n > 1 and not self.capabilities.samples:
+        if n > 1 and not self.capabilities.samples and not (decoding or Decoding()).sampling:
+            one = self.inner.generate(prompts, n=1, decoding=decoding, label=label)  # greedy: n equal candidates
+            result = [[row[0]] * n for row in one]
+        elif n > 1 and not self.capabilities.samples:
             self.notice(f"model {self.name!r} gives one sample per call: {n} samples took {n} calls")
-            rows = [self.inner.generate(prompts, n=1, decoding=_seeded(decoding, i), label=label) for i in range(n)]
+            rows = []
+            for i in range(n):
+                if i:
+                    self.check_budget()
+                rows.append(self.inner.generate(prompts, n=1, decoding=_seeded(decoding, i), label=label))
             result = [[row[p][0] for row in rows] for p in range(len(prompts))]
         else:
             result = self.inner.generate(prompts, n=n, decoding=decoding, label=label)
@@ -176,6 +183,7 @@ class MeteredLLM:
         self.check_budget()
         self._check_decoding(decoding)
         if not self.capabilities.streaming:
+            self.notice(f"model {self.name!r} cannot stream: the answer arrives in one piece")
             inner_stream = _whole(self.inner, prompt, decoding, label)
         else:
             inner_stream = self.inner.stream(prompt, decoding=decoding, label=label)

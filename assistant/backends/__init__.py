@@ -150,8 +150,8 @@ def plan(settings: Any, backends: dict[str, type] | None = None) -> tuple[list[t
     if choice != AUTO:
         order.remove(choice)
         problem = objects[choice].problem(settings)
-        if problem is None:
-            viable.append((choice, objects[choice]))
+        if problem is None:  # the named backend runs it: nothing else is probed, nothing falls back
+            return [(choice, objects[choice])], []
         else:
             reasons.append(f"{objects[choice].label}: {problem}")
             passed.append(f"{objects[choice].label} backend not used: {problem}")
@@ -171,7 +171,7 @@ def plan(settings: Any, backends: dict[str, type] | None = None) -> tuple[list[t
         reasons.append(f"{backend.label}: {problem}")
         if choice == AUTO and not viable:
             passed.append(f"{backend.label} backend not used: {problem}")
-    if not viable and wrong is not None:
+    if not viable and wrong is not None and not reasons:  # no backend claimed it: the spec itself is wrong
         raise wrong
     if not viable:
         raise ModelError(f"no backend can run the model {settings.model!r}"

@@ -55,6 +55,9 @@ def eval_retrieval(app: AppContext, folder: Path, split: str, compare: str | Non
         if not key.strip() or not chosen:
             raise ConfigError(f"--compare {compare!r} is not KEY=V1,V2,...", "write e.g. --compare mode=dense,bm25,hybrid")
         key_values = (key.strip(), chosen)
+        if key.strip() in app.retriever_options:
+            raise ConfigError(f"--compare {key.strip()} and -R {key.strip()}=... both set {key.strip()!r}",
+                              "give the values to compare in --compare only")
     data = load_beir(folder, split)
     settings = app.settings()
     name = settings.retriever

@@ -65,6 +65,7 @@ def show_config(app: AppContext) -> None:
         for line in textwrap.wrap(help_text, 90):
             click.echo(f"# {line}")
         click.echo(f"{name} = {value!r}\n")
+    from ..errors import ConfigError
     from ..retriever import retriever_options
     from ..strategy import describe_options
 
@@ -72,7 +73,11 @@ def show_config(app: AppContext) -> None:
         described = describe_options(reg.obj)
         if not described:
             continue
-        options = retriever_options(settings, name, reg.obj)
+        try:
+            options = retriever_options(settings, name, reg.obj)
+        except ConfigError as exc:  # the command one runs to find the mistake must show it, not fail on it
+            click.echo(f"# [plugins.{name}] is invalid: {exc.message}; as written: {settings.plugin_options(name)}\n")
+            continue
         in_use = " (the retriever in use)" if name == settings.retriever else ""
         click.echo(f"# options of the {name!r} retriever{in_use}; per command: --retriever-option KEY=VALUE")
         click.echo(f"[plugins.{name}]")

@@ -5,8 +5,7 @@ how a model declares what it cannot do: this one cannot score, stream or
 count tokens exactly, so the core streams its answer in one piece and
 strategies that need likelihoods skip them with a notice.
 
-    assistant --plugins-dir docs/examples/hooks ask "Hi?" --no-retrieval \\
-        --backend canned   # with the setting model = "canned:Hello there."
+    assistant --plugins-dir docs/examples/hooks ask "Hi?" --no-retrieval --model "canned:Hello there."
 """
 
 from assistant import Candidate, Capabilities, CapabilityMissing, Decoding, TextStream, as_prompt, hookimpl, to_messages
