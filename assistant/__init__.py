@@ -22,6 +22,12 @@ Besides the types, errors and contracts, plugins may use:
   advisory warnings) and :func:`hub_snapshot` (a hub model's local folder,
   downloading only when not offline); :func:`plot_curves` (PNG training curves);
 * ranking: :func:`mmr` (maximal marginal relevance over unit vectors);
+* a vector store of one's own: :class:`StoreRetriever` (loaders, chunking,
+  embedding and incremental sync in front of any :class:`VectorStore`; its
+  records :class:`FileRecord`, :class:`StoreMeta`, :class:`Changes`,
+  :class:`NewFile`, :class:`StoredChunk`), with :class:`Embedder`,
+  :class:`Chunk` and :func:`check_collection_name` for a retriever that syncs
+  its own way;
 * few-shot example banks: :func:`read_bank`, :func:`add_example` and
   :func:`user_bank_dir` (JSONL files of :class:`Example`); active prompting:
   :func:`rank_questions` (questions ranked by how much sampled answers disagree);
@@ -49,6 +55,18 @@ from .errors import (
 )
 from .example_banks import add_example, read_bank, user_bank_dir
 from .hookspecs import HOOK_CONTRACT_VERSION, hookimpl
+from .ingestion import (
+    Changes,
+    Chunk,
+    Embedder,
+    FileRecord,
+    NewFile,
+    StoredChunk,
+    StoreMeta,
+    StoreRetriever,
+    VectorStore,
+    check_collection_name,
+)
 from .llm import LLM, Budget, BudgetExhausted, TextStream
 from .models import (
     embedder_lock,
@@ -87,12 +105,12 @@ from .uncertainty import rank_questions
 __version__ = "0.1.0"
 
 __all__ = [
-    "DEFAULT_INSTRUCTIONS", "HOOK_CONTRACT_VERSION", "LLM", "AdapterKind", "Answer", "Backend", "Capabilities", "CapabilityMissing", "Deletes", "Describes", "ExampleSelector", "ListsCollections", "AssistantError", "Budget", "BudgetExhausted", "Candidate", "Citation", "ConfigError", "Conversation",
+    "DEFAULT_INSTRUCTIONS", "HOOK_CONTRACT_VERSION", "LLM", "AdapterKind", "Answer", "Backend", "Capabilities", "CapabilityMissing", "Changes", "Chunk", "Embedder", "FileRecord", "NewFile", "StoreMeta", "StoreRetriever", "StoredChunk", "VectorStore", "Deletes", "Describes", "ExampleSelector", "ListsCollections", "AssistantError", "Budget", "BudgetExhausted", "Candidate", "Citation", "ConfigError", "Conversation",
     "CorpusError", "Decoding", "Example", "Feedback", "IndexCorruptError", "LoadedDocument", "Message",
     "ModelError", "Passage", "PluginError", "Prompt", "PromptTooLongError", "Retriever", "Section", "Settings",
     "ShowsSources", "Source", "Step",
     "Strategy", "StrategyCall", "StrategyResult", "SyncReport", "TextStream", "UnknownNameError", "Usage", "WarmsUp",
-    "add_example", "as_prompt", "atomic_path", "cache_dir", "collections_dir", "data_dir", "embedder_lock",
+    "add_example", "as_prompt", "atomic_path", "cache_dir", "check_collection_name", "collections_dir", "data_dir", "embedder_lock",
     "generator_folder", "hookimpl", "hub_snapshot", "load_embedder", "load_generator", "mmr", "plot_curves",
     "quiet_transformers", "rank_questions", "read_bank", "resolve_device", "retriever_options", "to_messages", "user_bank_dir",
     "user_message", "write_json",

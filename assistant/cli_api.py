@@ -15,9 +15,12 @@ user's mistake: the CLI prints its message and hint, without a traceback.
 * :func:`build_options`: such a dict (strings or typed values) into a class's
   ``Options`` dataclass, as the engine builds a strategy's options;
 * :func:`plugin_flag`: a flag that sets one option of a ``[plugins.TABLE]``
-  table for the command it is added to (how the FAISS plugin gives ``ask``
-  and ``search`` their ``--mode``, ``--path``, ``--type``, ``--mmr`` and
-  ``--rerank``): ``cli.commands["ask"].params.append(plugin_flag(...))``.
+  table for the command it is added to:
+  ``cli.commands["ask"].params.append(plugin_flag(...))``;
+* :func:`retriever_flag`: a flag that is a shorthand for ``-R KEY=VALUE``,
+  an option of the retriever in use (how the FAISS plugin gives ``ask`` and
+  ``search`` their ``--mode``, ``--path``, ``--type``, ``--mmr`` and
+  ``--rerank``).
 
 Importing this module imports click and nothing heavy.
 """
@@ -31,7 +34,7 @@ from .cli.groups import subgroup
 from .errors import ConfigError
 from .strategy import build_options
 
-__all__ = ["build_options", "parse_options", "plugin_flag", "subgroup"]
+__all__ = ["build_options", "parse_options", "plugin_flag", "retriever_flag", "subgroup"]
 
 
 def parse_options(pairs: tuple[str, ...], what: str = "strategy option") -> dict[str, str]:
@@ -62,5 +65,24 @@ def plugin_flag(decls: list[str], table: str, key: str, convert: Callable[[Any],
         from .cli.app import AppContext
 
         ctx.ensure_object(AppContext).set_plugin_option(table, key, convert(value) if convert else value)
+
+    return click.Option(decls, expose_value=False, callback=store, **click_options)
+
+
+def retriever_flag(decls: list[str], key: str, convert: Callable[[Any], Any] | None = None,
+                   **click_options: Any) -> Any:
+    """A ``click.Option`` that is a shorthand for ``-R KEY=VALUE``: it sets
+    option ``KEY`` of the retriever in use (the ``retriever`` setting), so a
+    retriever without that option refuses it with the options it has, rather
+    than the flag setting another retriever's table and doing nothing.
+    ``convert`` and ``click_options`` are as for :func:`plugin_flag`."""
+    import click
+
+    def store(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+        if value is None or value == ():
+            return
+        from .cli.app import AppContext
+
+        ctx.ensure_object(AppContext).retriever_options[key] = convert(value) if convert else value
 
     return click.Option(decls, expose_value=False, callback=store, **click_options)

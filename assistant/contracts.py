@@ -7,6 +7,8 @@ generator renders this module into docs/plugins.md ("Contracts"), and
 * ``register_retrievers``: :class:`Retriever` and its optional capabilities
   (:class:`WarmsUp`, :class:`ShowsSources`, :class:`ListsCollections`,
   :class:`Describes`, :class:`Deletes`), checked by ``RetrieverContract``;
+  or a :class:`VectorStore` behind :class:`StoreRetriever`, which brings the
+  loading, chunking, embedding and incremental sync;
 * ``register_backends``: :class:`Backend`, whose models are :class:`LLM`
   with :class:`Capabilities`, checked by ``BackendContract``;
 * ``register_example_selectors``: :class:`ExampleSelector`;
@@ -14,7 +16,8 @@ generator renders this module into docs/plugins.md ("Contracts"), and
 
 The retriever and backend contracts live in :mod:`assistant.retriever` and
 :mod:`assistant.backend` (with their capability protocols), the model
-interface in :mod:`assistant.llm`, adapter kinds in :mod:`assistant.adapters`;
+interface in :mod:`assistant.llm`, adapter kinds in :mod:`assistant.adapters`,
+vector stores in :mod:`assistant.ingestion`;
 this module gathers them and defines the two that had only prose.
 """
 
@@ -24,6 +27,7 @@ from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 
 from .adapters import AdapterKind
 from .backend import Backend, Capabilities, CapabilityMissing
+from .ingestion import StoreRetriever, VectorStore
 from .llm import LLM
 from .retriever import Deletes, Describes, ListsCollections, Retriever, ShowsSources, WarmsUp
 
@@ -32,7 +36,8 @@ if TYPE_CHECKING:
     from .types import Example, StrategyResult
 
 __all__ = ["AdapterKind", "Backend", "Capabilities", "CapabilityMissing", "Deletes", "Describes", "ExampleSelector",
-           "LLM", "ListsCollections", "Retriever", "ShowsSources", "Strategy", "WarmsUp"]
+           "LLM", "ListsCollections", "Retriever", "ShowsSources", "StoreRetriever", "Strategy",
+           "VectorStore", "WarmsUp"]
 
 
 @runtime_checkable

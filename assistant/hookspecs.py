@@ -181,6 +181,28 @@ def register_commands(cli: Any) -> None:
     """
 
 
+@hookspec
+def register_benchmarks(register: Callable[[str, Callable], None]) -> None:
+    """Register benchmarks for ``assistant bench``.
+
+    Args:
+        register: call ``register(name, bench)`` with a name for ``--only``
+            and a function ``bench(ctx: assistant.bench.BenchContext) ->
+            list[assistant.bench.Row]``. Every row's ``name`` starts with
+            ``"<name>."``; a row with a ``baseline`` measured in the same run
+            carries its ``ratio`` (``assistant.bench.ratio``), so the figure
+            means something on any machine. ``ctx.size(full, quick)`` picks
+            the size for ``--quick``, ``ctx.repeat`` is the number of
+            repetitions, ``ctx.log`` reports progress; raise
+            ``assistant.bench.Skip`` with the reason when a precondition (a
+            data set, a library) is missing. A full ``assistant bench`` runs
+            the core's benchmarks, then the plugins'.
+
+    Returns:
+        Nothing; return values are ignored.
+    """
+
+
 # --------------------------------------------------------------------- pipeline
 
 

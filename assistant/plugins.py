@@ -71,6 +71,7 @@ REGISTRATION_HOOKS = {
     "register_example_selectors": "example_selector",
     "register_loaders": "loader",
     "register_adapter_kinds": "adapter_kind",
+    "register_benchmarks": "benchmark",
 }
 
 

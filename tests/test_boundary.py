@@ -28,13 +28,12 @@ PUBLIC_MODULES = {
     "assistant.adapters": "adapters on disk (registry, metadata, fingerprints) for plugins that train or load them",
     "assistant.cli_api": "what register_commands needs: the shared tune/eval groups and KEY=VALUE option parsing",
     "assistant.evaluation.strategies": "the math word problem sets and their scoring, for plugins that evaluate on them",
+    "assistant.evaluation.beir": "BEIR-format retrieval sets (SciFact): load_beir, for plugins that evaluate or benchmark on them",
+    "assistant.bench": "what register_benchmarks needs: BenchContext, Row, Skip, ratio, median, timed",
 }
 
 #: Core modules that still import a built-in plugin: (file, imported module). Each is a debt with its issue.
-KNOWN_CORE_EXCEPTIONS = {
-    # issue #20: the FAISS index benchmark moves into the FAISS plugin
-    ("assistant/bench/search.py", "assistant_plugins.faiss_retrieval.vector_index"),
-}
+KNOWN_CORE_EXCEPTIONS: set[tuple[str, str]] = set()
 
 HEAVY = ("torch", "transformers", "faiss", "textual", "sentence_transformers", "numpy")
 
@@ -243,3 +242,18 @@ def test_every_public_name_exists_and_every_builtin_meets_its_protocol():
     for name, reg in registry.of("retriever").items():
         assert all(callable(getattr(reg.obj, m, None)) for m in ("exists", "sync", "search")), name
     assert Retriever and registry.of("strategy") and registry.of("backend") and registry.of("adapter_kind")
+
+
+def test_the_builtin_and_the_docs_vector_stores_meet_the_store_protocol(tmp_path):
+    import importlib.util
+
+    from assistant import StoreRetriever, VectorStore
+    from assistant_plugins.faiss_retrieval.faiss_store import FaissStore
+    from assistant_plugins.faiss_retrieval.retriever import FaissRetriever
+
+    assert isinstance(FaissStore(tmp_path / "f", 1000, 8), VectorStore) and issubclass(FaissRetriever, StoreRetriever)
+    spec = importlib.util.spec_from_file_location("numpy_store", ROOT / "docs" / "examples" / "stores" / "numpy_store.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert isinstance(module.NumpyStore(tmp_path / "n"), VectorStore)
+    assert issubclass(module.NumpyRetriever, StoreRetriever) and module.NumpyRetriever.name == "numpy"

@@ -94,6 +94,11 @@ class EveryHook:
         register(".every", lambda path: None)
 
     @hookimpl
+    def register_benchmarks(self, register):
+        self.called.add("register_benchmarks")
+        register("every", lambda ctx: [])
+
+    @hookimpl
     def register_adapter_kinds(self, register):
         self.called.add("register_adapter_kinds")
         register("noop", object)
@@ -161,6 +166,7 @@ def test_every_hook_is_exercised():
     plugin = EveryHook()
     host = make_plugin_host(extra=[("every_hook", plugin)])
     assert not host.registry.problems
+    assert "every" in host.registry.of("benchmark")
     cli = click.Group()
     host.register_commands(cli)
     assert "every-hook" in cli.commands

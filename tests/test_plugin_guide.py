@@ -37,6 +37,7 @@ def test_all_examples_load_and_every_hook_is_exercised(home, tmp_path):
     assert not [i for i in host.infos if i.error], [i.error for i in host.infos if i.error]
     assert host.registry.get("strategy", "one_sentence").plugin == "register_strategies"
     assert host.registry.get("adapter_kind", "none").plugin == "register_adapter_kinds"
+    assert host.registry.get("benchmark", "csv_loader").plugin == "register_benchmarks"
     cli = click.Group()
     host.register_commands(cli)
     assert "collections" in cli.commands
@@ -103,3 +104,17 @@ def test_example_loader_indexes_csv_with_the_builtin_retriever(home, tmp_path):
     assert report["added"] == 1 and report["skipped"] == [["empty.csv", "no data rows"]]
     listed = run_cli("--plugins-dir", str(EXAMPLES), "collections")
     assert listed.stdout.split() == ["default"]
+
+
+def test_example_benchmark_runs_under_assistant_bench_with_its_baseline(home, tmp_path):
+    out = tmp_path / "bench.json"
+    result = run_cli("--plugins-dir", str(EXAMPLES), "bench", "--quick", "--only", "csv_loader", "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    data = json.loads(out.read_text())
+    assert data["failed"] == {} and data["skipped"] == {}
+    (row,) = data["rows"]
+    assert row["name"] == "csv_loader.load_s" and row["baseline_name"] == "csv.reader"
+    assert row["value"] > 0 and row["baseline"] > 0 and row["ratio"] == pytest.approx(row["baseline"] / row["value"])
+    assert "load a 200-row CSV" in result.stdout
+    unknown = run_cli("bench", "--only", "csv_loader")  # without the plugins folder it is not there
+    assert unknown.returncode != 0 and "unknown benchmark" in unknown.stderr

@@ -9,7 +9,7 @@ import pytest
 
 from assistant import CorpusError, IndexCorruptError, Settings
 from assistant.engine import Engine
-from assistant_plugins.faiss_retrieval.chunking import chunk_text
+from assistant.ingestion.chunking import chunk_text
 
 from .conftest import SAMPLE
 

@@ -40,9 +40,9 @@ def test_large_collection_switches_to_ivf_and_keeps_exact_answers(home, tmp_path
     exact = Engine(Settings(device="cpu", plugins={"faiss": {"ann_threshold": 0}}))
     ivf.index(notes, collection="ivf")
     exact.index(notes, collection="exact")
-    manifest = ivf.retriever("ivf").info()
+    manifest = ivf.retriever("ivf").store.manifest()
     assert manifest.index["kind"] == "ivf" and manifest.index["trained_on"] == 120
-    assert exact.retriever("exact").info().index["kind"] == "flat"
+    assert exact.retriever("exact").store.manifest().index["kind"] == "flat"
     for query in ("how many otters were counted", "Field note 42", "stoats by the river"):
         got = [p.source for p in ivf.retriever("ivf").search(query, 5, mode="dense")]
         want = [p.source for p in exact.retriever("exact").search(query, 5, mode="dense")]
@@ -53,14 +53,14 @@ def test_large_collection_switches_to_ivf_and_keeps_exact_answers(home, tmp_path
     report = ivf.index(notes, collection="ivf")
     assert (report.removed, report.added, report.chunks_embedded) == (1, 1, 1)
     fresh = Engine(Settings(device="cpu", plugins={"faiss": {"ann_threshold": 50}})).retriever("ivf")
-    assert fresh.info().index == manifest.index
+    assert fresh.store.manifest().index == manifest.index
     assert "note042.md" not in [p.source for p in fresh.search("Field note 42", 10, mode="dense")]
     assert fresh.search("kingfisher minnows", 1, mode="dense")[0].source == "extra.md"
     # shrinking well below the threshold goes back to exact search
     for path in sorted(notes.glob("note*.md"))[10:]:
         path.unlink()
     ivf.index(notes, collection="ivf")
-    assert ivf.retriever("ivf").info().index["kind"] == "flat"
+    assert ivf.retriever("ivf").store.manifest().index["kind"] == "flat"
     assert ivf.retriever("ivf").search("kingfisher", 1)[0].source == "extra.md"
 
 
@@ -113,6 +113,13 @@ def test_filter_flags_on_the_command_line(home, tmp_corpus):
         result = run_cli("search", "green tea", *flags, "--json")
         assert result.returncode == 0, result.stderr
         assert {p["retriever"] for p in json.loads(result.stdout)} == {"faiss/bm25"}
+    # they set the retriever in use, like -R: one without the option refuses it instead of ignoring it
+    from assistant.docgen import EXAMPLES
+
+    result = run_cli("--plugins-dir", str(EXAMPLES), "search", "green tea", "--mode", "bm25",
+                     env={"ASSISTANT_RETRIEVER": "keyword"})
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "retriever 'keyword' takes no options, got ['mode']" in result.stderr
 
 
 @pytest.mark.real_model

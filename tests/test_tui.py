@@ -516,7 +516,7 @@ async def test_the_built_in_retriever_offers_both_capabilities(indexed):
                                                     Deletes))
     assert retriever.source_root() == str(indexed.resolve())
     assert retriever.collections() == ["default"]
-    assert retriever.describe() == {"root": str(indexed.resolve()), "files": 3, "chunks": retriever.info().chunks,
+    assert retriever.describe() == {"root": str(indexed.resolve()), "files": 3, "chunks": retriever.store.meta().chunks,
                                     "index": "flat"}
     retriever.search("orange", 1)  # opens the index: delete() closes it first
     retriever.delete()

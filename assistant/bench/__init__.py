@@ -1,8 +1,10 @@
 """``assistant bench``: every speed measurement of the project, each one
 compared with a baseline measured in the same run.
 
-A benchmark is a function ``(BenchContext) -> list[Row]``, registered in
-:func:`_registry`. Rows print as a table and are written as JSON; each row's
+A benchmark is a function ``(BenchContext) -> list[Row]``, listed in
+:func:`_registry` or registered by a plugin (``register_benchmarks``: this
+module's ``BenchContext``, ``Row``, ``Skip``, ``ratio``, ``median`` and
+``timed`` are public for that). Rows print as a table and are written as JSON; each row's
 ``name`` is a stable key (``ask.decode_tokens_per_s``) documented in
 docs/benchmarks.md, which is also where the JSON schema is described.
 
@@ -26,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from ..paths import temporary_home  # noqa: F401  (the benchmarks' throwaway data folders)
+
+__all__ = ["BenchContext", "Row", "RunResult", "Skip", "benchmark_names", "median", "ratio", "run", "timed"]
 
 #: Version of the JSON layout (docs/benchmarks.md); bumped when a field changes meaning.
 SCHEMA = 2
@@ -114,18 +118,26 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - start, result
 
 
-def _registry() -> dict[str, Callable[[BenchContext], list[Row]]]:
-    from . import adapters, backends, indexing, search, spine, strategies, tui
+def _registry(host: Any = None) -> dict[str, Callable[[BenchContext], list[Row]]]:
+    """The core's benchmarks, then those plugins registered (``register_benchmarks``;
+    the built-in FAISS plugin's ``search`` among them)."""
+    from . import adapters, backends, indexing, spine, strategies, tui
 
-    return {"help": spine.bench_help, "model_load": spine.bench_model_load, "ask": spine.bench_ask,
-            "index": indexing.bench_index,
-            "search": search.bench_search, "tui": tui.bench_tui,
+    if host is None:
+        from ..plugins import make_plugin_host
+
+        host = make_plugin_host()
+    core = {"help": spine.bench_help, "model_load": spine.bench_model_load, "ask": spine.bench_ask,
+            "index": indexing.bench_index, "tui": tui.bench_tui,
             "self_consistency": strategies.bench_self_consistency, "adapters": adapters.bench_adapters,
             "backends": backends.bench_backends}
+    plugged = {name: reg.obj for name, reg in host.registry.of("benchmark").items() if name not in core}
+    return {**core, **plugged}
 
 
-def benchmark_names() -> list[str]:
-    return list(_registry())
+def benchmark_names(host: Any = None) -> list[str]:
+    """Every benchmark ``--only`` accepts, in the order a full run takes them."""
+    return list(_registry(host))
 
 
 @dataclass
@@ -135,10 +147,10 @@ class RunResult:
     skipped: dict[str, str]  # benchmark -> reason
 
 
-def run(names: list[str], ctx: BenchContext) -> RunResult:
+def run(names: list[str], ctx: BenchContext, host: Any = None) -> RunResult:
     """Run ``names`` in order. A benchmark that fails is logged with its
     traceback (a failure here is a bug) and the next one still runs."""
-    registry = _registry()
+    registry = _registry(host)
     result = RunResult([], {}, {})
     for name in names:
         ctx.log(f"running {name}...")

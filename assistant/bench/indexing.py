@@ -38,18 +38,15 @@ def bench_index(ctx: BenchContext) -> list[Row]:
     with tempfile.TemporaryDirectory() as tmp, temporary_home(Path(tmp) / "home"):
         engine = Engine(ctx.settings(device="cpu"))
         retriever = engine.retriever("bench")
-        retriever.embed(["warm-up"])  # load the embedder outside the timing
+        retriever.warm_up()  # load the embedder outside the timing
         corpus = Path(tmp) / "abstracts"
         _write_abstracts(corpus, abstracts)
         start = time.perf_counter()
         report = engine.index(corpus, collection="bench")
         ours = time.perf_counter() - start
-        manifest = retriever.info()
-        con = retriever.store.connect(manifest)
-        texts = [f"{h}\n{t}" if h else t for h, t in con.execute("SELECT heading, text FROM chunks ORDER BY id")]
-        con.close()
+        texts = [f"{p.heading}\n{p.text}" if p.heading else p.text for p in retriever.passages()]
         start = time.perf_counter()
-        retriever.embedder.encode(texts, batch_size=32, normalize_embeddings=True)
+        retriever.embedder.model.encode(texts, batch_size=32, normalize_embeddings=True)
         raw = time.perf_counter() - start
         n = report.chunks_embedded
         speed = ratio(raw, ours)

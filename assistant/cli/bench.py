@@ -34,11 +34,12 @@ def bench(app: AppContext, only: str | None, quick: bool, repeat: int | None, js
       ask               first token and decode speed of Engine.answer vs the raw
                         runtime on the same prompt (llama-cpp-python or model.generate)
       index             sync throughput vs raw encoding; re-syncing unchanged files
-      search            latency and recall@5 at 100k and 1M vectors vs exact search
       tui               first paint of the chat; Enter-to-first-token overhead
       self_consistency  5 paths in one batch vs 5 calls and vs one greedy answer
       adapters          LoRA / soft prompt / full fine-tuning cost; adapter switching
       backends          both backends vs raw llama-cpp-python (needs llama.cpp for most rows)
+      search            latency and recall@5 at 100k and 1M vectors vs exact search
+                        (the FAISS plugin's; plugins add their own: assistant plugins -v)
 
     The generator runs on the global --backend (or the `backend` setting), e.g.
     `assistant --backend transformers bench --only ask`.
@@ -50,7 +51,7 @@ def bench(app: AppContext, only: str | None, quick: bool, repeat: int | None, js
     from .. import bench as bench_module
     from ..errors import ConfigError
 
-    names = bench_module.benchmark_names()
+    names = bench_module.benchmark_names(app.host())
     chosen = [n.strip() for n in only.split(",") if n.strip()] if only else names
     unknown = [n for n in chosen if n not in names]
     if unknown or not chosen:
@@ -62,7 +63,7 @@ def bench(app: AppContext, only: str | None, quick: bool, repeat: int | None, js
     backend = bench_module.resolved_backend(choice)
     click.echo(f"generator backend: {backend}" + (" (quick mode: figures not for comparison)" if quick else ""),
                err=True)
-    result = bench_module.run(chosen, ctx)
+    result = bench_module.run(chosen, ctx, app.host())
     if result.rows:
         click.echo(bench_module.format_table(result.rows))
     for message in ctx.notes:

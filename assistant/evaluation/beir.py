@@ -12,6 +12,8 @@ from pathlib import Path
 
 from ..errors import CorpusError
 
+__all__ = ["BeirData", "load_beir"]
+
 
 @dataclass
 class BeirData:

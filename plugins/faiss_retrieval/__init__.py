@@ -32,6 +32,18 @@ def register_loaders(register):
 
 
 @hookimpl
+def register_benchmarks(register):
+    register("search", search_benchmark)
+
+
+def search_benchmark(ctx):
+    """Search latency p50/p99 and recall@5 at 100k and 1M chunks, against exact search."""
+    from .bench_search import bench_search  # numpy, faiss and the embedder load only when it runs
+
+    return bench_search(ctx)
+
+
+@hookimpl
 def register_commands(cli):
     from .commands import corpora
 
@@ -44,23 +56,25 @@ def register_commands(cli):
 
 def search_flags():
     """``--mode``, ``--path``, ``--type``, ``--mmr`` and ``--rerank``: shorthands for
-    ``-R mode=...`` and the other ``[plugins.faiss]`` options, on ``ask`` and ``search``."""
+    ``-R mode=...`` and the other ``[plugins.faiss]`` options, on ``ask`` and ``search``.
+    Like ``-R`` they set the retriever in use, so with another retriever one
+    it lacks is refused with the options it has."""
     import click
 
-    from assistant.cli_api import plugin_flag
+    from assistant.cli_api import retriever_flag
 
     def joined(values):
         return ",".join(values)
 
     return [
-        plugin_flag(["--mode", "faiss_mode"], "faiss", "mode", type=click.Choice(["dense", "bm25", "hybrid"]),
-                    help="Retrieval mode of the built-in retriever (default: hybrid, BM25 and embeddings fused)."),
-        plugin_flag(["--path", "faiss_path"], "faiss", "path_filter", joined, multiple=True, metavar="GLOB",
-                    help="Only files whose path in the collection matches GLOB, e.g. 'notes/*'; repeatable."),
-        plugin_flag(["--type", "faiss_type"], "faiss", "type_filter", joined, multiple=True, metavar="EXT",
-                    help="Only files of this type, e.g. pdf or md; repeatable."),
-        plugin_flag(["--mmr", "faiss_mmr"], "faiss", "mmr_lambda", type=click.FloatRange(0, 1), metavar="LAMBDA",
-                    help="Diversify with maximal marginal relevance: 1 = relevance only, 0.5 = balanced."),
-        plugin_flag(["--rerank", "faiss_rerank"], "faiss", "reranker", metavar="MODEL",
-                    help="Re-score the candidates with this cross-encoder (folder or cached hub id)."),
+        retriever_flag(["--mode", "faiss_mode"], "mode", type=click.Choice(["dense", "bm25", "hybrid"]),
+                       help="Retrieval mode of the built-in retriever (default: hybrid, BM25 and embeddings fused)."),
+        retriever_flag(["--path", "faiss_path"], "path_filter", joined, multiple=True, metavar="GLOB",
+                       help="Only files whose path in the collection matches GLOB, e.g. 'notes/*'; repeatable."),
+        retriever_flag(["--type", "faiss_type"], "type_filter", joined, multiple=True, metavar="EXT",
+                       help="Only files of this type, e.g. pdf or md; repeatable."),
+        retriever_flag(["--mmr", "faiss_mmr"], "mmr_lambda", type=click.FloatRange(0, 1), metavar="LAMBDA",
+                       help="Diversify with maximal marginal relevance: 1 = relevance only, 0.5 = balanced."),
+        retriever_flag(["--rerank", "faiss_rerank"], "reranker", metavar="MODEL",
+                       help="Re-score the candidates with this cross-encoder (folder or cached hub id)."),
     ]

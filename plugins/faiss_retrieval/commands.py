@@ -8,7 +8,7 @@ import click
 
 from assistant import CorpusError, collections_dir
 
-from .retriever import check_collection_name
+from assistant import check_collection_name
 from .store import CollectionStore, stored_collections
 
 

@@ -122,10 +122,23 @@ class CollectionStore:
 
     # ------------------------------------------------------------------ writing
 
+    def next_generation(self) -> int:
+        """One past every generation with a file in the folder (so a rebuild
+        never writes over the files still in force, even when the manifest
+        is unreadable)."""
+        numbers = [0]
+        for path in self.folder.iterdir() if self.folder.exists() else ():
+            stem = path.name.split(".")[0]
+            if "-" in stem and stem.rsplit("-", 1)[1].isdigit():
+                numbers.append(int(stem.rsplit("-", 1)[1]))
+        return max(numbers) + 1
+
     def new_generation(self, previous: Manifest | None) -> tuple[int, sqlite3.Connection]:
-        """Start writing generation N+1: a copy of the docstore to modify."""
+        """Start writing the next generation: a copy of ``previous``'s docstore
+        to modify, or an empty one when ``previous`` is None (a first sync or
+        a rebuild)."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        generation = (previous.generation if previous else 0) + 1
+        generation = self.next_generation()
         target = self.docstore_path(generation)
         target.unlink(missing_ok=True)
         con = sqlite3.connect(target, check_same_thread=False)

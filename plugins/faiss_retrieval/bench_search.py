@@ -1,4 +1,4 @@
-"""Benchmark of vector search at 100k and 1M chunks: the collection's own
+"""``assistant bench --only search``: vector search at 100k and 1M chunks: the collection's own
 index (IVF past ``ann_threshold``, built by the same code as ``assistant
 index``) against exact search in the same run, with recall@5 against exact.
 
@@ -20,8 +20,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import BenchContext, Row, Skip, ratio
+from assistant.bench import BenchContext, Row, Skip, ratio
 
+from . import vector_index
+
+# in a checkout: <repo>/plugins/faiss_retrieval/ here, <repo>/../shared/data beside the repository
 SCIFACT = Path(__file__).resolve().parents[3] / "shared" / "data" / "scifact"
 SAMPLE = Path(__file__).resolve().parents[2] / "corpora" / "sample"
 TIERS = ("100k", "1m")  # the keys' names for the two sizes (docs/benchmarks.md)
@@ -37,8 +40,7 @@ def cached_vectors(data_key: str, texts: list[str], embed: Any, embedder: str, p
 
     import numpy as np
 
-    from ..atomic import atomic_path
-    from ..paths import cache_dir
+    from assistant import atomic_path, cache_dir
 
     key = hashlib.sha256(f"{data_key}|{embedder}|{len(texts)}".encode()).hexdigest()[:16]
     path = cache_dir() / "eval" / f"{key}.npy"
@@ -55,19 +57,14 @@ def real_vectors(ctx: BenchContext) -> tuple[Any, Any]:
     """(chunk-like vectors, query vectors): SciFact abstracts and questions
     embedded with the configured embedder (cached). Under --quick, a few
     dozen of them, or the sample corpus's paragraphs where SciFact is missing."""
-    import numpy as np
-
-    from ..evaluation.beir import load_beir
-    from ..models import embedder_lock, load_embedder
+    from assistant import Embedder
+    from assistant.evaluation.beir import load_beir
 
     settings = ctx.settings(device="cpu")
-    model = load_embedder(settings.embedder, "cpu", offline=settings.offline)
+    embedder = Embedder(settings)
 
     def embed(texts: list[str], progress: bool = False) -> Any:
-        with embedder_lock(model):
-            vectors = model.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True,
-                                   show_progress_bar=progress)
-        return np.ascontiguousarray(vectors, dtype="float32")  # (n, dim)
+        return embedder.embed(texts, progress=progress)  # unit vectors, (n, dim) float32
 
     if not (SCIFACT / "corpus.jsonl").exists():
         if not ctx.quick:
@@ -129,13 +126,12 @@ def bench_search(ctx: BenchContext) -> list[Row]:
     import faiss
     import numpy as np
 
-    from assistant_plugins.faiss_retrieval import vector_index
+    from assistant import retriever_options
 
-    from ..plugins import make_plugin_host
-    from ..retriever import retriever_options
+    from .retriever import FaissRetriever
 
     settings = ctx.settings()
-    options = retriever_options(settings, "faiss", make_plugin_host().registry.get("retriever", "faiss").obj)
+    options = retriever_options(settings, "faiss", FaissRetriever)
     sizes = ctx.size(SIZES, QUICK_SIZES)
     # both full sizes are past ann_threshold (IVF); the quick stand-ins must be too, to run the same code
     threshold = ctx.size(options.ann_threshold, QUICK_SIZES[0] // 2)
