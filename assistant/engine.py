@@ -59,10 +59,21 @@ class Engine:
     def adapted_llm(self, spec: str) -> LLM:
         """The model with adapter ``spec`` active ("" or "none": the base model).
         Adapters load once and switch per turn; see ``assistant.adapter_runtime``."""
-        from .adapters import AdapterError, AdapterSpec
+        from .adapters import AdapterError, AdapterRegistry, AdapterSpec
+        from .backend import capabilities_of
 
         parsed = AdapterSpec.parse(spec)
         llm = self.llm
+        if parsed.parts:
+            kinds = capabilities_of(llm).adapter_kinds  # what the backend declares it can apply
+            registry = AdapterRegistry()
+            for name in parsed.names:
+                kind = registry.get(name).kind
+                if kind not in kinds:
+                    raise AdapterError(
+                        f"the model backend {type(llm).__name__} cannot apply {kind} adapters (adapter {name!r})",
+                        f"it applies {', '.join(kinds) or 'no adapters'}; use the transformers backend, "
+                        "or drop --adapter")
         with_adapter = getattr(llm, "with_adapter", None)
         if with_adapter is None:
             if parsed.parts:
@@ -70,6 +81,14 @@ class Engine:
                                    "use the transformers backend, or drop --adapter")
             return llm
         return with_adapter(parsed)
+
+    def metered(self, budget: Budget | None = None) -> MeteredLLM:
+        """The model as a turn sees it, for a command that calls it outside
+        one (generating training data, ranking questions): a backend that
+        gives one sample per call is called once per sample, a decoding it
+        cannot honour is a ``CapabilityMissing`` with a hint, and every call
+        is recorded (``.steps``) and held to ``budget`` (none by default)."""
+        return MeteredLLM(self.llm, budget)
 
     def backends(self) -> dict[str, type]:
         """The registered model backends by name (``register_backends``)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from assistant import Capabilities, CapabilityMissing, Decoding, Settings
+from assistant.docgen import EXAMPLES
 from assistant.engine import Engine
 from assistant.llm import MeteredLLM
 from assistant.testing import BackendContract, ScriptedLLM
@@ -56,6 +57,12 @@ def test_an_answer_carries_the_notice_and_streams_from_a_model_that_cannot_strea
     answer = engine.answer("When do owls hunt?", use_retrieval=False, on_text=pieces.append,
                            strategy="self_consistency", options={"samples": 2})
     assert answer.text and any("2 samples took 2 calls" in n for n in answer.notices), answer.notices
+    # zero-shot streams its answer: from this model it arrives in one piece, with the notice saying why
+    pieces.clear()
+    answer = Engine(Settings(), llm=Limited("Owls hunt at night.")).answer(
+        "When do owls hunt?", use_retrieval=False, on_text=pieces.append, strategy="zero_shot")
+    assert pieces == ["Owls hunt at night."] == [answer.text]
+    assert any("cannot stream: the answer arrives in one piece" in n for n in answer.notices), answer.notices
 
 
 def test_an_unknown_backend_is_a_clear_error():
@@ -65,3 +72,9 @@ def test_an_unknown_backend_is_a_clear_error():
     with pytest.raises(ConfigError) as caught:
         engine.answer("Hi?", use_retrieval=False)
     assert "unknown backend 'no-such'" in caught.value.message and "llamacpp" in caught.value.hint
+
+
+#: The docs' canned backend (docs/examples/hooks/register_backends.py): the contract a third party runs.
+TestDocsCannedBackend = BackendContract.for_backend(
+    "canned", plugins_dir=EXAMPLES,
+    settings={"model": "canned:Owls hunt at night and sleep by day in barns."})

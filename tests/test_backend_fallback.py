@@ -92,3 +92,58 @@ def test_a_llamacpp_without_its_functions_falls_back_and_the_engine_still_answer
     assert engine.notices[0].startswith("llama.cpp backend failed to load (") and "llama_" in engine.notices[0]
     assert [line for line in said if "llama.cpp" in line] == [f"note: {engine.notices[0]}"]
 
+
+
+class ExplodingBackend:
+    """A plugin backend with a bug: it claims its specs and then raises on load."""
+
+    label = "exploding"
+    priority = 40
+
+    def claims(self, settings):
+        return settings.model.startswith("boom:")
+
+    def problem(self, settings):
+        return None
+
+    def load(self, settings, progress=None):
+        raise RuntimeError("kaput")
+
+
+class UnbuildableBackend:
+    label = "unbuildable"
+
+    def __init__(self):
+        raise ValueError("no config")
+
+
+def test_a_plugin_backend_that_raises_is_an_error_naming_it_and_the_others_still_run(tmp_path):
+    from assistant import ModelError
+    from assistant.backends import BUILT_IN, choose_backend
+
+    backends = {**BUILT_IN, "exploding": ExplodingBackend, "unbuildable": UnbuildableBackend}
+    with pytest.raises(ModelError, match="backend 'exploding' failed to load the model: RuntimeError: kaput") as err:
+        load_llm(Settings(model="boom:x", backend="exploding"), backends=backends)
+    assert "--backend" in err.value.hint
+    with pytest.raises(ModelError, match="backend 'unbuildable' failed to start: ValueError: no config"):
+        load_llm(Settings(backend="unbuildable"), backends=backends)
+    name, notices = choose_backend(Settings(), backends)  # the embedded model, on a built-in backend
+    assert name in BUILT_IN and any("unbuildable backend not used" in n for n in notices)
+
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "exploding.py").write_text(
+        "from assistant import hookimpl\n"
+        "class Exploding:\n"
+        "    label = 'exploding'\n"
+        "    def claims(self, settings): return settings.model.startswith('boom:')\n"
+        "    def problem(self, settings): return None\n"
+        "    def load(self, settings, progress=None): raise RuntimeError('kaput')\n"
+        "@hookimpl\n"
+        "def register_backends(register):\n"
+        "    register('exploding', Exploding)\n")
+    from .conftest import run_cli
+
+    result = run_cli("--plugins-dir", str(plugins), "ask", "Hi?", "--no-retrieval", "--model", "boom:x")
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "backend 'exploding' failed to load the model: RuntimeError: kaput" in result.stderr

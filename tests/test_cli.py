@@ -128,3 +128,11 @@ def test_bench_prints_a_table_and_writes_json(tmp_path):
     assert row["baseline"] > 0 and row["ratio"] == pytest.approx(row["baseline"] / row["value"])
     assert row["met"] in (True, False) and data["repeat"] == 2 and data["quick"] is False
     assert_clean_error(run_cli("bench", "--only", "nonsense"), "unknown benchmark(s): nonsense", "available:")
+
+
+def test_chat_refuses_a_wrong_retriever_option_or_collection_before_its_window_opens(home):
+    wrong = run_cli("chat", "-R", "bogus=1")
+    assert wrong.returncode == 2 and "Traceback" not in wrong.stderr
+    assert "bogus" in wrong.stderr and "chunk_tokens" in wrong.stderr  # names the options there are
+    bad_name = run_cli("chat", "--collection", "no such/name")
+    assert bad_name.returncode != 0 and "invalid collection name" in bad_name.stderr

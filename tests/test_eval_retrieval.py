@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import pytest
 
@@ -80,6 +81,20 @@ def test_eval_retrieval_on_real_scifact_claims(scifact_subset, tmp_path, home):
     assert json.loads(out.read_text())["results"]["dense"]["metrics"] == data["results"]["dense"]["metrics"]
     documents = data["results"]["dense"]["documents"]
     assert f"0 added, 0 updated, 0 removed, {documents} unchanged, 0 chunks embedded" in again.stderr
+
+
+@pytest.mark.real_model
+def test_compare_over_an_indexing_option_searches_an_index_built_with_each_value(scifact_subset, tmp_path, home):
+    out = tmp_path / "chunks.json"
+    result = run_cli("eval", "retrieval", "--beir", str(scifact_subset), "--compare", "chunk_tokens=100000,120",
+                     "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    pattern = r"^(\S+): collection '(\S+)' synced .* (\d+) in all$"
+    synced = {label: (collection, int(chunks)) for label, collection, chunks in re.findall(pattern, result.stderr, re.M)}
+    documents = json.loads(out.read_text())["results"]["120"]["documents"]
+    assert synced["100000"] == ("beir", documents)  # whole abstracts: one chunk each
+    collection, chunks = synced["120"]
+    assert collection == "beir-1" and chunks > documents  # its own index, cut at 120 tokens
 
 
 def test_eval_retrieval_runs_on_any_registered_retriever(scifact_subset, tmp_path, home):

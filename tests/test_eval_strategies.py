@@ -94,6 +94,22 @@ def test_cli_on_svamp_with_two_workers(tmp_path, home):
     assert bad.returncode != 0 and "unknown strategy" in bad.stderr
 
 
+def test_workers_load_the_plugins_folder_too(tmp_path, home):
+    """A strategy and a backend from --plugins-dir exist in every worker process."""
+    if not SVAMP.exists():
+        pytest.skip("SVAMP is not available")
+    from assistant.docgen import EXAMPLES
+
+    out = tmp_path / "canned.json"
+    result = run_cli("--plugins-dir", str(EXAMPLES), "eval", "strategies", "--dataset", str(SVAMP),
+                     "--strategies", "one_sentence", "--model", "canned:The answer is 7.", "--limit", "2",
+                     "--workers", "2", "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    report = json.loads(out.read_text())
+    assert report["model"] == "canned:The answer is 7." and [s["questions"] for s in report["summary"]] == [2]
+    assert {p["id"] for p in report["scores"]["one_sentence"]["predictions"]} == {"chal-1", "chal-2"}
+
+
 def test_workers_share_the_cores_unless_threads_is_set(monkeypatch):
     from assistant.cli.eval_strategies import worker_env
 

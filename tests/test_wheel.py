@@ -26,10 +26,17 @@ from .conftest import REPO
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import shutil
+
     out = tmp_path_factory.mktemp("wheel")
+    # pip builds a local folder in place, and setuptools reuses its build/lib: a file deleted from the
+    # source would still be in the wheel. So build from a clean copy of the source, never the checkout.
+    source = tmp_path_factory.mktemp("source") / "assistant"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", "bench-results", ".pytest_cache"))
     # --no-build-isolation: build with this environment's setuptools, offline
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(out),
-                    str(REPO)], check=True, capture_output=True, text=True, timeout=300)
+                    str(source)], check=True, capture_output=True, text=True, timeout=300)
     (built,) = out.glob("assistant-*.whl")
     return built
 
@@ -53,6 +60,9 @@ def test_the_wheel_holds_every_package_and_the_data(wheel):
     assert "assistant/py.typed" in files
     assert any(f.startswith("assistant_plugins/example_banks/") and f.endswith(".jsonl") for f in files)
     assert not any(f.startswith(("tests/", "plugins/")) for f in files), "tests and the source folder name stay out"
+    stale = [f for f in files if f.endswith(".py")
+             and not (REPO / f.replace("assistant_plugins/", "plugins/", 1)).exists()]
+    assert not stale, f"modules in the wheel that the source no longer has: {stale}"
 
 
 def test_the_wheel_installed_alone_runs(wheel, tmp_path):

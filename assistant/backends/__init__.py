@@ -112,15 +112,37 @@ def load_llm(settings: Any, progress: Callable[[str], None] | None = None,
     backend passed over). ``backends`` are the registered backend classes by
     name (default: the built-in ones)."""
     viable, notices = plan(settings, backends)
-    for i, (_name, backend) in enumerate(viable):
+    for i, (name, backend) in enumerate(viable):
         try:
             return backend.load(settings, progress), notices
-        except (ModelError, OSError, AttributeError) as exc:
+        except ConfigError:
+            raise
+        except Exception as exc:  # noqa: BLE001 -- a plugin's bug is a message naming it, never a traceback
+            error = exc if isinstance(exc, ModelError) else failure(name, "to load the model", exc)
             if i + 1 == len(viable):
-                raise
-            message = getattr(exc, "message", None) or str(exc)
-            notices.append(f"{backend.label} backend failed to load ({message}); using {viable[i + 1][1].label}")
+                if error is exc:
+                    raise
+                raise error from exc
+            notices.append(f"{backend.label} backend failed to load ({error.message}); using {viable[i + 1][1].label}")
     raise AssertionError("unreachable: plan() raises when no backend can run the model")
+
+
+def failure(name: str, what: str, exc: BaseException) -> ModelError:
+    """A backend that raised something other than an ``AssistantError``, as
+    the error the user sees (a bug in the backend, not in their input)."""
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return ModelError(f"backend {name!r} failed {what}: {type(exc).__name__}" + (f": {detail}" if detail else ""),
+                      "a bug in the backend's plugin (assistant plugins -v shows which plugin registered it); "
+                      "choose another with --backend")
+
+
+def _guarded(name: str, what: str, fn: Callable[[], Any]) -> Any:
+    try:
+        return fn()
+    except (ConfigError, ModelError):
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise failure(name, what, exc) from exc
 
 
 def choose_backend(settings: Any, backends: dict[str, type] | None = None) -> tuple[str, list[str]]:
@@ -142,14 +164,21 @@ def plan(settings: Any, backends: dict[str, type] | None = None) -> tuple[list[t
     if choice != AUTO and choice not in backends:
         raise ConfigError(f"unknown backend {choice!r}",
                           f"use one of: {', '.join([AUTO, *sorted(backends)])} (assistant plugins lists them)")
-    objects = {name: cls() for name, cls in backends.items()}
+    objects: dict[str, Any] = {}
+    passed: list[str] = []
+    for name, cls in backends.items():
+        try:
+            objects[name] = _guarded(name, "to start", cls)
+        except ModelError as exc:  # one broken plugin backend does not take the others down
+            if name == choice:
+                raise
+            passed.append(f"{name} backend not used: {exc.message}")
     order = sorted(objects, key=lambda n: -getattr(objects[n], "priority", 0))
     viable: list[tuple[str, Any]] = []
-    passed: list[str] = []
     reasons: list[str] = []
     if choice != AUTO:
         order.remove(choice)
-        problem = objects[choice].problem(settings)
+        problem = _guarded(choice, "to check the model", lambda: objects[choice].problem(settings))
         if problem is None:  # the named backend runs it: nothing else is probed, nothing falls back
             return [(choice, objects[choice])], []
         else:
@@ -159,9 +188,9 @@ def plan(settings: Any, backends: dict[str, type] | None = None) -> tuple[list[t
     for name in order:
         backend = objects[name]
         try:
-            if not backend.claims(settings):
+            if not _guarded(name, "to check the model", lambda: backend.claims(settings)):
                 continue
-            problem = backend.problem(settings)
+            problem = _guarded(name, "to check the model", lambda: backend.problem(settings))
         except ModelError as exc:
             wrong = wrong or exc
             continue

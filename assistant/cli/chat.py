@@ -50,6 +50,7 @@ def chat(app: AppContext, collection: str | None, strategy: str | None, model: s
     session = ChatSession(engine, strategy=strategy, collection=collection,
                           history=None if no_history else HistoryStore())
     engine.strategy(strategy)  # an unknown strategy fails here, before the screen opens
+    engine.retriever(collection)  # so do a wrong -R option, an unknown retriever or collection name
     if resume:
         session.resume(session.history.resolve(resume))  # the app shows the resumed turns when it opens
     ChatApp(session, rank_samples=rank_samples).run()

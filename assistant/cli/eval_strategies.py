@@ -116,6 +116,8 @@ def _run_workers(app: AppContext, dataset: Path, names: list[str], limit: int, m
             args = [sys.executable, "-m", "assistant"]
             if app.config_path:
                 args += ["--config", str(app.config_path)]
+            if app.plugins_dir:  # a strategy or backend from a plugins folder exists in the workers too
+                args += ["--plugins-dir", str(Path(app.plugins_dir).resolve())]
             if app.overrides.get("backend"):  # the workers run on the backend this run was asked for
                 args += ["--backend", str(app.overrides["backend"])]
             args += ["eval", "strategies", "--dataset", str(dataset), "--strategies", ",".join(names),

@@ -46,7 +46,7 @@ def eval_retrieval(app: AppContext, folder: Path, split: str, compare: str | Non
     from ..atomic import write_json
     from ..errors import ConfigError
     from ..evaluation.beir import load_beir
-    from ..evaluation.retrieval import COLLECTION, evaluate_retriever
+    from ..evaluation.retrieval import evaluate_retriever
 
     key_values = (None, [None])
     if compare is not None:
@@ -67,9 +67,9 @@ def eval_retrieval(app: AppContext, folder: Path, split: str, compare: str | Non
     corpus_file = folder / "corpus.jsonl"
     key = f"{corpus_file.resolve()}|{corpus_file.stat().st_size}|{corpus_file.stat().st_mtime_ns}"
 
-    def make(value: str | None):
+    def make(value: str | None, collection: str):
         extra = {"plugins": {name: {option: value}}} if option and value is not None else {}
-        return app.engine(**extra).retriever(COLLECTION)
+        return app.engine(**extra).retriever(collection)
 
     results = evaluate_retriever(data, key, name, make, variants, progress=True,
                                  log=lambda message: click.echo(message, err=True))

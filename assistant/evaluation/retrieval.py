@@ -79,37 +79,55 @@ def ranked_documents(passages: list[Any], doc_of: dict[str, str], k: int) -> lis
 
 
 def evaluate_retriever(data: BeirData, data_key: str, retriever_name: str,
-                       make_retriever: Callable[[str | None], Any],
+                       make_retriever: Callable[[str | None, str], Any],
                        variants: dict[str, str | None], progress: bool = False,
                        log: Callable[[str], None] = lambda message: None) -> dict[str, RetrievalEval]:
-    """One :class:`RetrievalEval` per variant (``log`` hears what the sync did).
-    ``make_retriever(value)`` builds the retriever for collection
-    :data:`COLLECTION` with the compared option set to ``value`` (None: the
+    """One :class:`RetrievalEval` per variant (``log`` hears what each sync did).
+    ``make_retriever(value, collection)`` builds the retriever for
+    ``collection`` with the compared option set to ``value`` (None: the
     options as they are); ``variants`` maps each result's label to its value.
-    The collection is synced once, by the first variant's retriever, so the
-    compared option must not change how documents are indexed."""
+
+    Every variant syncs before it searches, so an option that changes how
+    documents are indexed (``chunk_tokens``) is measured on an index built
+    with it: a variant whose settings the shared collection refuses (the
+    retriever raises ``IndexCorruptError``, as the built-in one does for
+    another chunker) gets a collection of its own, kept for the next run.
+    For one that only changes the search, the sync finds nothing to do."""
     key = hashlib.sha256(f"{data_key}|{retriever_name}".encode()).hexdigest()[:16]
     where = cache_dir() / "eval" / "retrieval" / key
     folder, names = corpus_folder(data, where)
     results: dict[str, RetrievalEval] = {}
+    qids = list(data.queries)
     with temporary_home(where / "home"):
-        start = time.perf_counter()
-        first = make_retriever(next(iter(variants.values())))
-        try:
-            report = first.sync(folder, progress=progress)
-        except IndexCorruptError:  # built with other settings: start again
-            report = first.sync(folder, progress=progress, rebuild=True)
-        sync_s = time.perf_counter() - start
-        log(f"collection synced in {sync_s:.1f} s: {report.added} added, {report.updated} updated, "
-            f"{report.removed} removed, {report.unchanged} unchanged, {report.chunks_embedded} chunks embedded, "
-            f"{report.chunks_total} in all")
-        per_doc = max(1, math.ceil(report.chunks_total / max(1, len(names))))
-        qids = list(data.queries)
-        for label, mode in variants.items():
-            retriever = make_retriever(mode)
+        for number, (label, value) in enumerate(variants.items()):
+            start = time.perf_counter()
+            retriever, report = _synced(make_retriever, value, number, folder, progress)
+            sync_s = time.perf_counter() - start
+            log(f"{label}: collection {report.collection!r} synced in {sync_s:.1f} s: {report.added} added, "
+                f"{report.updated} updated, {report.removed} removed, {report.unchanged} unchanged, "
+                f"{report.chunks_embedded} chunks embedded, {report.chunks_total} in all")
+            per_doc = max(1, math.ceil(report.chunks_total / max(1, len(names))))
             start = time.perf_counter()
             run = {q: ranked_documents(retriever.search(data.queries[q], DEPTH * per_doc), names, DEPTH)
                    for q in qids}
-            seconds = {"sync": sync_s, f"{label}_queries": time.perf_counter() - start}
+            seconds = {f"{label}_sync": sync_s, f"{label}_queries": time.perf_counter() - start}
             results[label] = RetrievalEval(evaluate(run, data.qrels), len(data.corpus), len(qids), seconds)
     return results
+
+
+def _synced(make_retriever: Callable[[str | None, str], Any], value: str | None, number: int, folder: Path,
+            progress: bool) -> tuple[Any, Any]:
+    """The variant's retriever and its sync report: the shared collection when
+    it accepts the variant's settings, else the variant's own (rebuilt when
+    that one was built with other settings too)."""
+    retriever = make_retriever(value, COLLECTION)
+    try:
+        return retriever, retriever.sync(folder, progress=progress)
+    except IndexCorruptError:
+        if number == 0:  # the first variant owns the shared collection: rebuild it with its settings
+            return retriever, retriever.sync(folder, progress=progress, rebuild=True)
+    retriever = make_retriever(value, f"{COLLECTION}-{number}")
+    try:
+        return retriever, retriever.sync(folder, progress=progress)
+    except IndexCorruptError:
+        return retriever, retriever.sync(folder, progress=progress, rebuild=True)

@@ -312,10 +312,11 @@ def eval_winrate(app: Any, adapter: str, reward_model: str, data: Path, limit: i
     prompts = list(dict.fromkeys(p.prompt for p in read_pairs(data, keep_ties=True).pairs))[:limit]
     if not prompts:
         raise ConfigError(f"no prompts in {data}", "pass a JSONL file with prompt, chosen, rejected")
-    llm = app.engine(model=model, device=device).llm
+    engine = app.engine(model=model, device=device)
+    llm = engine.llm
     if not hasattr(llm, "with_adapter"):
         raise ConfigError("this model backend cannot apply adapters", "use the transformers backend")
-    policy = llm.with_adapter(adapter)
+    policy = engine.adapted_llm(adapter)  # checks the adapter's kind and base model first
     judge = RewardModel.load(reward_model, model_spec=settings.model, device=settings.device, offline=settings.offline)
     with click.progressbar(length=len(prompts), label="answering", file=click.get_text_stream("stderr")) as bar:
         result = win_rate(llm, policy, judge, prompts, max_new_tokens, on_prompt=lambda: bar.update(1))

@@ -226,7 +226,7 @@ def dataset_qa(app, collection: str, out: Path, limit: int, questions: int, min_
         raise ConfigError(f"collection {collection!r} has no passages", "index a folder first: assistant index PATH")
     with click.progressbar(length=len(passages), label="passages", file=click.get_text_stream("stderr"),
                            show_pos=True) as bar:
-        report = generate_qa(engine.llm, passages, questions, instructions=engine.settings.instructions,
+        report = generate_qa(engine.metered(), passages, questions, instructions=engine.settings.instructions,
                              min_grounding=min_grounding, on_passage=lambda _r: bar.update(1))
     if not report.records:
         raise ConfigError(f"no usable question-answer pairs from {report.passages} passages "
@@ -276,7 +276,7 @@ def eval_adapters(app, names: str, tasks: str, limit: int, math_limit: int, json
     if not hasattr(llm, "with_adapter"):
         raise ConfigError("this model backend cannot apply adapters", "use the transformers backend")
     for name in adapters:
-        llm.with_adapter(name)  # load and check every adapter before the long part
+        engine.adapted_llm(name)  # load and check every adapter (kind, base model) before the long part
     total = (1 + len(adapters)) * len(task_list)
     with click.progressbar(length=total, label="evaluating", file=click.get_text_stream("stderr")) as bar:
         table = evaluate(llm, adapters, task_list, on_cell=lambda *_: bar.update(1))
