@@ -64,12 +64,15 @@ class Engine:
 
         parsed = AdapterSpec.parse(spec)
         llm = self.llm
-        if parsed.parts:
+        if parsed.parts and getattr(llm, "capabilities", None) is not None:
             kinds = capabilities_of(llm).adapter_kinds  # what the backend declares it can apply
             registry = AdapterRegistry()
             for name in parsed.names:
-                kind = registry.get(name).kind
-                if kind not in kinds:
+                try:
+                    kind = registry.get(name).kind
+                except AdapterError:  # not in the default registry: the backend's own says what is wrong
+                    continue
+                if kind != "reward" and kind not in kinds:  # a reward model gets the runtime's own advice
                     raise AdapterError(
                         f"the model backend {type(llm).__name__} cannot apply {kind} adapters (adapter {name!r})",
                         f"it applies {', '.join(kinds) or 'no adapters'}; use the transformers backend, "

@@ -218,7 +218,10 @@ def uncertain(app, dataset: str, limit: int, samples: int, top: int, max_new_tok
     engine = app.engine()
     decoding = engine.decoding(max_new_tokens=max_new_tokens, temperature=0.7, top_p=0.95, top_k=40)
     with click.progressbar(length=len(questions), label="sampling", file=click.get_text_stream("stderr")) as bar:
-        ranked = rank_questions(engine.metered(), questions, samples, decoding, on_done=lambda i: bar.update(1))
+        model = engine.metered()
+        ranked = rank_questions(model, questions, samples, decoding, on_done=lambda i: bar.update(1))
+    for notice in model.notices:  # e.g. a backend that gives one sample per call
+        click.echo(f"note: {notice}", err=True)
     for u in ranked[:top]:
         click.echo(f"disagreement {u.disagreement:.2f}  entropy {u.entropy:.2f}  {u.question}")
         click.echo(f"    answers: {', '.join(a or '(none)' for a in u.answers)}")

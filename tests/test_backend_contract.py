@@ -78,3 +78,30 @@ def test_an_unknown_backend_is_a_clear_error():
 TestDocsCannedBackend = BackendContract.for_backend(
     "canned", plugins_dir=EXAMPLES,
     settings={"model": "canned:Owls hunt at night and sleep by day in barns."})
+
+
+def test_an_adapter_of_a_kind_the_backend_does_not_declare_is_refused_before_any_call(home):
+    import json
+
+    from assistant.adapters import META_FILE, AdapterError
+
+    for name, kind in (("tone", "prompt"), ("style", "lora")):
+        folder = home / "adapters" / name
+        folder.mkdir(parents=True)
+        (folder / "adapter_config.json").write_text("{}")
+        (folder / META_FILE).write_text(json.dumps({"name": name, "kind": kind, "base_model": "m",
+                                                    "base_fingerprint": "f"}))
+
+    class LoraOnly(ScriptedLLM):
+        capabilities = Capabilities(adapter_kinds=("lora",))
+
+        def with_adapter(self, spec):
+            self.applied = spec.label
+            return self
+
+    llm = LoraOnly("Hi.")
+    engine = Engine(Settings(), llm=llm)
+    with pytest.raises(AdapterError, match="cannot apply prompt adapters \\(adapter 'tone'\\)") as caught:
+        engine.adapted_llm("tone")
+    assert "it applies lora" in caught.value.hint and not hasattr(llm, "applied")
+    assert engine.adapted_llm("style") is llm and llm.applied == "style"

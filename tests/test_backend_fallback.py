@@ -110,6 +110,14 @@ class ExplodingBackend:
         raise RuntimeError("kaput")
 
 
+class CrashingClaimsBackend:
+    label = "crashing"
+    priority = 50
+
+    def claims(self, settings):
+        raise KeyError("oops")
+
+
 class UnbuildableBackend:
     label = "unbuildable"
 
@@ -129,6 +137,13 @@ def test_a_plugin_backend_that_raises_is_an_error_naming_it_and_the_others_still
         load_llm(Settings(backend="unbuildable"), backends=backends)
     name, notices = choose_backend(Settings(), backends)  # the embedded model, on a built-in backend
     assert name in BUILT_IN and any("unbuildable backend not used" in n for n in notices)
+    # a backend that crashes while looking at a spec is passed over; a wrong path still says so
+    backends["crashing"] = CrashingClaimsBackend
+    name, notices = choose_backend(Settings(), backends)
+    assert name in BUILT_IN and any("crashing backend not used" in n and "KeyError" in n for n in notices)
+    with pytest.raises(ModelError, match="does not exist") as err:
+        choose_backend(Settings(model=str(tmp_path / "missing.gguf")), backends)
+    assert "bug in the backend" not in str(err.value)
 
     plugins = tmp_path / "plugins"
     plugins.mkdir()

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.backend import Capabilities
-from assistant.errors import ConfigError, ModelError
+from assistant.errors import AssistantError, ConfigError, ModelError
 from assistant.hookspecs import hookimpl
 
 AUTO = "auto"
@@ -115,13 +115,13 @@ def load_llm(settings: Any, progress: Callable[[str], None] | None = None,
     for i, (name, backend) in enumerate(viable):
         try:
             return backend.load(settings, progress), notices
-        except ConfigError:
-            raise
-        except Exception as exc:  # noqa: BLE001 -- a plugin's bug is a message naming it, never a traceback
-            error = exc if isinstance(exc, ModelError) else failure(name, "to load the model", exc)
+        except AssistantError as exc:
+            if not isinstance(exc, ModelError) or i + 1 == len(viable):
+                raise
+            error = exc
+        except Exception as exc:  # noqa: BLE001 -- a backend's crash is a message naming it, never a traceback
+            error = failure(name, "to load the model", exc)
             if i + 1 == len(viable):
-                if error is exc:
-                    raise
                 raise error from exc
             notices.append(f"{backend.label} backend failed to load ({error.message}); using {viable[i + 1][1].label}")
     raise AssertionError("unreachable: plan() raises when no backend can run the model")
@@ -131,15 +131,21 @@ def failure(name: str, what: str, exc: BaseException) -> ModelError:
     """A backend that raised something other than an ``AssistantError``, as
     the error the user sees (a bug in the backend, not in their input)."""
     detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return ModelError(f"backend {name!r} failed {what}: {type(exc).__name__}" + (f": {detail}" if detail else ""),
-                      "a bug in the backend's plugin (assistant plugins -v shows which plugin registered it); "
-                      "choose another with --backend")
+    if isinstance(exc, (OSError, MemoryError)):
+        hint = "free memory or disk space, check the model's files, or choose another backend with --backend"
+    else:
+        hint = ("a bug in the backend (assistant plugins -v shows which plugin registered it); "
+                "choose another with --backend")
+    error = ModelError(f"backend {name!r} failed {what}: {type(exc).__name__}" + (f": {detail}" if detail else ""),
+                       hint)
+    error.backend_failed = True  # type: ignore[attr-defined]  (not a verdict on the model spec)
+    return error
 
 
 def _guarded(name: str, what: str, fn: Callable[[], Any]) -> Any:
     try:
         return fn()
-    except (ConfigError, ModelError):
+    except AssistantError:
         raise
     except Exception as exc:  # noqa: BLE001
         raise failure(name, what, exc) from exc
@@ -192,7 +198,10 @@ def plan(settings: Any, backends: dict[str, type] | None = None) -> tuple[list[t
                 continue
             problem = _guarded(name, "to check the model", lambda: backend.problem(settings))
         except ModelError as exc:
-            wrong = wrong or exc
+            if getattr(exc, "backend_failed", False):  # a crash, not a verdict on the spec: keep looking
+                passed.append(f"{name} backend not used: {exc.message}")
+            else:
+                wrong = wrong or exc
             continue
         if problem is None:
             viable.append((name, backend))

@@ -92,7 +92,9 @@ def evaluate_retriever(data: BeirData, data_key: str, retriever_name: str,
     with it: a variant whose settings the shared collection refuses (the
     retriever raises ``IndexCorruptError``, as the built-in one does for
     another chunker) gets a collection of its own, kept for the next run.
-    For one that only changes the search, the sync finds nothing to do."""
+    For one that only changes the search, the sync finds nothing to do; one
+    that changes the index without the retriever recording it (the built-in
+    ``ann_threshold``) is measured on the shared collection as it was built."""
     key = hashlib.sha256(f"{data_key}|{retriever_name}".encode()).hexdigest()[:16]
     where = cache_dir() / "eval" / "retrieval" / key
     folder, names = corpus_folder(data, where)

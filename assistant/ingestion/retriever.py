@@ -135,13 +135,18 @@ class StoreRetriever:
 
     # ---------------------------------------------------------------- helpers
 
-    def check_searchable(self) -> StoreMeta:
-        """The store's meta, or a ``CorpusError``/``IndexCorruptError`` saying what to do first."""
+    def check_indexed(self) -> StoreMeta:
+        """The store's meta, or a ``CorpusError`` saying to index a folder first."""
         if not self.store.exists():
             raise CorpusError(f"collection {self.collection!r} has not been indexed yet",
                               "index a folder first: assistant index PATH"
                               + ("" if self.collection == "default" else f" --collection {self.collection}"))
-        meta = self.store.meta()
+        return self.store.meta()
+
+    def check_searchable(self) -> StoreMeta:
+        """The store's meta, or a ``CorpusError``/``IndexCorruptError`` saying what to do first
+        (index a folder; rebuild a collection built with another embedder)."""
+        meta = self.check_indexed()
         if meta.embedder != self.embedder.label:
             raise IndexCorruptError(
                 f"collection {self.collection!r} was built with embedder {meta.embedder!r}, "

@@ -18,8 +18,9 @@ searches, cites lines, warms up, describes and deletes like the built-in
 one, and ``assistant.testing.RetrieverContract`` checks it.
 
 Chunk ids are the store's: it gives each new chunk an integer id that is
-never reused within the collection (a search returns them, and a
-``Passage.id`` is ``"COLLECTION:ID"``).
+not reused while the collection lives (a rebuild, ``Changes.fresh``, starts
+from nothing and may number from 1 again); a search returns them, and a
+``Passage.id`` is ``"COLLECTION:ID"``.
 """
 
 from __future__ import annotations

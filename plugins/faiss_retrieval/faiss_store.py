@@ -53,9 +53,11 @@ class FaissStore:
 
     def reader(self) -> tuple[Manifest, Any, Any]:
         """The manifest, FAISS index and read-only docstore connection of the
-        generation in force, opened once per generation."""
-        manifest = self.manifest()
+        generation in force, opened once per generation. A search takes one
+        and uses it throughout (pass it as ``snapshot``), so a sync that
+        commits meanwhile cannot mix two generations into one answer."""
         with self._lock:
+            manifest = self.manifest()
             if self._reader is None or self._reader[0].generation != manifest.generation:
                 # the old generation's connection is left to be collected: a search
                 # in another thread may still be reading it
@@ -72,27 +74,29 @@ class FaissStore:
         finally:
             con.close()
 
-    def search(self, vector: Any, k: int, allowed: Any = None) -> list[tuple[int, float]]:
+    def search(self, vector: Any, k: int, allowed: Any = None,
+               snapshot: tuple[Manifest, Any, Any] | None = None) -> list[tuple[int, float]]:
         """Nearest ``k`` by inner product; ``allowed`` (an id selector) restricts them."""
-        _manifest, index, _con = self.reader()
+        _manifest, index, _con = snapshot or self.reader()
         if k <= 0 or index.ntotal == 0:
             return []
         scores, ids = vector_index.search(index, vector.reshape(1, -1), k, self.ann_nprobe, allowed)
         return [(i, s) for i, s in zip(ids[0].tolist(), scores[0].tolist()) if i >= 0]
 
-    def vectors(self, ids: list[int]) -> Any:
+    def vectors(self, ids: list[int], snapshot: tuple[Manifest, Any, Any] | None = None) -> Any:
         """The stored vectors of these ids, (len(ids), dim)."""
-        return vector_index.reconstruct(self.reader()[1], ids)
+        return vector_index.reconstruct((snapshot or self.reader())[1], ids)
 
-    def chunks(self, ids: list[int]) -> list[StoredChunk]:
-        manifest, _index, con = self.reader()
+    def chunks(self, ids: list[int], snapshot: tuple[Manifest, Any, Any] | None = None) -> list[StoredChunk]:
+        manifest, _index, con = snapshot or self.reader()
         found = []
         for chunk_id in ids:
             row = con.execute("SELECT path, start_line, end_line, page, heading, text FROM chunks WHERE id = ?",
                               (chunk_id,)).fetchone()
             if row is None:
                 raise IndexCorruptError(f"chunk {chunk_id} is in the index but not in the docstore",
-                                        f"rebuild it: assistant index {manifest.root} --rebuild")
+                                        f"rebuild it: assistant index {manifest.root} --collection {self.name} "
+                                        "--rebuild")
             path, start, end, page, heading, text = row
             found.append(StoredChunk(chunk_id, path, text, start, end, page, heading or None))
         return found
@@ -152,6 +156,10 @@ class FaissStore:
             con.close()
             self.disk.docstore_path(generation).unlink(missing_ok=True)
             raise
+        try:
+            self.disk.clean(keep=generation)  # after the commit, so a failure here cannot undo it
+        except OSError:
+            pass  # only leftovers of older generations; the next sync removes them
         with self._lock:
             self._reader = None  # the next search opens the new generation
         return self.meta()

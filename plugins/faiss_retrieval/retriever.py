@@ -64,16 +64,17 @@ class FaissRetriever(StoreRetriever):
         if not 0 <= lambda_ <= 1:
             raise CorpusError(f"mmr_lambda must be between 0 and 1, got {lambda_}",
                               "use 1 for relevance only, 0.5 to balance relevance and diversity")
-        meta = self.check_searchable()
-        if k <= 0 or meta.chunks == 0:
+        self.check_searchable()
+        snapshot = self.store.reader()  # one generation for the whole search
+        _manifest, index, con = snapshot
+        if k <= 0 or index.ntotal == 0:
             return []
-        _manifest, _index, con = self.store.reader()
         rescoring = bool(self.options.reranker) or lambda_ < 1
         depth = k if mode != "hybrid" and not rescoring else max(4 * k, 20)
         allowed = filters.allowed_ids(con) if filters else None
         dense: list[tuple[int, float]] = []
         if mode in ("dense", "hybrid"):
-            dense = self.store.search(self.embedder.embed([query])[0], depth, allowed)
+            dense = self.store.search(self.embedder.embed([query])[0], depth, allowed, snapshot)
         lexical = bm25_search(con, query, depth, where=filters.sql() if filters else None) \
             if mode in ("bm25", "hybrid") else []
         if mode == "dense":
@@ -83,13 +84,14 @@ class FaissRetriever(StoreRetriever):
         else:
             ranked = rrf([[i for i, _ in dense], [i for i, _ in lexical]], self.options.rrf_k,
                          [self.options.dense_weight, 1.0])[:depth]
-        passages = self.passages_for(ranked, mode)
+        chunks = self.store.chunks([i for i, _ in ranked], snapshot)
+        passages = [self.passage(c, score, mode) for c, (_, score) in zip(chunks, ranked)]
         if self.options.reranker and passages:
             scores = self.reranker.scores(query, [p.text for p in passages])
             passages = [dataclasses.replace(p, score=s, retriever=f"faiss/{mode}+rerank")
                         for s, p in sorted(zip(scores, passages), key=lambda pair: -pair[0])]
         if lambda_ < 1 and len(passages) > 1:
-            vectors = self.store.vectors([int(p.id.rsplit(":", 1)[1]) for p in passages])
+            vectors = self.store.vectors([int(p.id.rsplit(":", 1)[1]) for p in passages], snapshot)
             order = mmr([p.score for p in passages], vectors, k, lambda_)
             passages = [passages[i] for i in order]
         return passages[:k]
@@ -107,5 +109,5 @@ class FaissRetriever(StoreRetriever):
     def passages(self, limit: int = 0) -> list[Passage]:
         """Every chunk of the collection in file and line order (the first
         ``limit`` when above 0), e.g. to build training data from it."""
-        self.check_searchable()
+        self.check_indexed()
         return self.passages_for([(i, 0.0) for i in self.store.ordered_ids(limit)], "all")

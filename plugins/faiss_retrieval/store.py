@@ -153,7 +153,7 @@ class CollectionStore:
         return generation, con
 
     def commit(self, manifest: Manifest, index: Any, con: sqlite3.Connection) -> None:
-        """Write the index, then the manifest (the commit point), then clean up."""
+        """Write the index, then the manifest (the commit point)."""
         import faiss
 
         con.commit()
@@ -161,8 +161,7 @@ class CollectionStore:
         tmp = self.index_path(manifest.generation).with_suffix(".faiss.tmp")
         faiss.write_index(index, str(tmp))
         tmp.replace(self.index_path(manifest.generation))
-        write_json(self.manifest_path, manifest.to_json())
-        self.clean(keep=manifest.generation)
+        write_json(self.manifest_path, manifest.to_json())  # the commit; the caller cleans up after it
 
     def clean(self, keep: int) -> None:
         for path in self.folder.iterdir():

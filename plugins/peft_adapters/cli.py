@@ -226,8 +226,11 @@ def dataset_qa(app, collection: str, out: Path, limit: int, questions: int, min_
         raise ConfigError(f"collection {collection!r} has no passages", "index a folder first: assistant index PATH")
     with click.progressbar(length=len(passages), label="passages", file=click.get_text_stream("stderr"),
                            show_pos=True) as bar:
-        report = generate_qa(engine.metered(), passages, questions, instructions=engine.settings.instructions,
+        model = engine.metered()
+        report = generate_qa(model, passages, questions, instructions=engine.settings.instructions,
                              min_grounding=min_grounding, on_passage=lambda _r: bar.update(1))
+    for notice in model.notices:  # e.g. a backend that gives one sample per call
+        click.echo(f"note: {notice}", err=True)
     if not report.records:
         raise ConfigError(f"no usable question-answer pairs from {report.passages} passages "
                           f"({', '.join(f'{n} {why}' for why, n in report.dropped.most_common(3))})",

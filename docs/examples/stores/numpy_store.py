@@ -3,8 +3,9 @@ in JSON (never pickle), behind ``assistant.StoreRetriever``.
 
 ``StoreRetriever`` reads, chunks and embeds the files and works out what a
 sync changes; this store keeps what it is given and finds the nearest
-vectors by exact inner product. Load it with ``--plugins-dir`` and use it
-with ``--retriever numpy``; it passes ``assistant.testing.RetrieverContract``.
+vectors by exact inner product. Load it with ``--plugins-dir`` and choose
+it with ``retriever = "numpy"`` (or ``ASSISTANT_RETRIEVER=numpy``); it
+passes ``assistant.testing.RetrieverContract``.
 
 Layout of ``<data>/numpy/<collection>/``: ``vectors-<N>.npz`` (ids and
 vectors of generation N) and ``state.json`` (files, chunks, the collection's
@@ -13,7 +14,9 @@ facts, and which generation is in force). A sync writes the next
 atomically: that replacement is the commit.
 """
 
+import copy
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -24,25 +27,40 @@ from assistant import (FileRecord, IndexCorruptError, StoredChunk, StoreMeta, St
 class NumpyStore:
     """An ``assistant.VectorStore`` for collections of a few hundred thousand chunks at most."""
 
+    KEYS = ("vectors", "embedder", "chunker", "root", "next_id", "files", "chunks")
+    GENERATION = re.compile(r"^vectors-(\d+)\.npz$")
+
     def __init__(self, folder: Path):
         self.folder = folder
         self.state_path = folder / "state.json"
-        self._loaded = (None, None, None)  # (file name, ids, vectors)
+        self._cache = (None, None, None, None)  # (state.json's (mtime, size), state, ids, vectors)
 
     def _state(self):
+        """state.json, parsed once per version of the file (a search reads it three times)."""
         try:
-            return json.loads(self.state_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
+            stat = self.state_path.stat()
+            if self._cache[0] != (stat.st_mtime_ns, stat.st_size):
+                state = json.loads(self.state_path.read_text(encoding="utf-8"))
+                missing = [k for k in self.KEYS if k not in state]
+                if missing:
+                    raise ValueError(f"no {', '.join(missing)}")
+                self._cache = ((stat.st_mtime_ns, stat.st_size), state, None, None)
+            return self._cache[1]
+        except (OSError, ValueError, TypeError) as exc:
             raise IndexCorruptError(f"{self.state_path} is unreadable ({exc})",
-                                    "rebuild it: assistant index PATH --retriever numpy --rebuild") from None
+                                    "rebuild it: assistant index PATH --rebuild") from None
 
     def _arrays(self, state):
+        """The ids and vectors of the generation ``state`` names (cached with it)."""
         import numpy as np
 
-        if self._loaded[0] != state["vectors"]:
+        if self._cache[1] is not state or self._cache[2] is None:
             with np.load(self.folder / state["vectors"], allow_pickle=False) as data:
-                self._loaded = (state["vectors"], data["ids"], data["vectors"])
-        return self._loaded[1], self._loaded[2]
+                ids, vectors = data["ids"], data["vectors"]
+            if self._cache[1] is state:
+                self._cache = (self._cache[0], state, ids, vectors)
+            return ids, vectors
+        return self._cache[2], self._cache[3]
 
     def exists(self):
         return self.state_path.exists()
@@ -64,8 +82,8 @@ class NumpyStore:
             state = {"next_id": 1, "files": {}, "chunks": {}}
             ids, vectors = np.zeros(0, dtype="int64"), np.zeros((0, dim), dtype="float32")
         else:
-            state = self._state()
-            ids, vectors = self._arrays(state)
+            state = copy.deepcopy(self._state())  # changed here, never in the cache
+            ids, vectors = self._arrays(self._state())
         keep = ~np.isin(ids, np.asarray(changes.stale_ids, dtype="int64"))
         ids, vectors = ids[keep], vectors[keep]
         for chunk_id in changes.stale_ids:
@@ -92,7 +110,8 @@ class NumpyStore:
 
         # write the next generation aside, then commit by replacing state.json
         self.folder.mkdir(parents=True, exist_ok=True)
-        generation = 1 + max((int(p.stem.split("-")[1]) for p in self.folder.glob("vectors-*.npz")), default=0)
+        numbers = [self.GENERATION.match(p.name) for p in self.folder.iterdir()]
+        generation = 1 + max((int(m.group(1)) for m in numbers if m), default=0)
         name = f"vectors-{generation}.npz"
         np.savez(self.folder / name, ids=ids, vectors=vectors)
         meta = changes.meta
@@ -117,14 +136,14 @@ class NumpyStore:
         for chunk_id in ids:
             if str(chunk_id) not in chunks:
                 raise IndexCorruptError(f"chunk {chunk_id} has a vector but no text in {self.state_path}",
-                                        "rebuild it: assistant index PATH --retriever numpy --rebuild")
+                                        "rebuild it: assistant index PATH --rebuild")
             c = chunks[str(chunk_id)]
             found.append(StoredChunk(chunk_id, c["path"], c["text"], c["start_line"], c["end_line"], c["page"],
                                      c["heading"] or None))
         return found
 
     def delete(self):
-        self._loaded = (None, None, None)
+        self._cache = (None, None, None, None)
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
