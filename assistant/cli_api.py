@@ -57,16 +57,7 @@ def plugin_flag(decls: list[str], table: str, key: str, convert: Callable[[Any],
     is added to: the value passes through ``convert`` (e.g. joining a
     repeated flag) and is skipped when not given. ``click_options`` are
     ``click.Option``'s own (``type``, ``multiple``, ``metavar``, ``help``)."""
-    import click
-
-    def store(ctx: click.Context, param: click.Parameter, value: Any) -> None:
-        if value is None or value == ():
-            return
-        from .cli.app import AppContext
-
-        ctx.ensure_object(AppContext).set_plugin_option(table, key, convert(value) if convert else value)
-
-    return click.Option(decls, expose_value=False, callback=store, **click_options)
+    return _flag(decls, convert, lambda app, value: app.set_plugin_option(table, key, value), **click_options)
 
 
 def retriever_flag(decls: list[str], key: str, convert: Callable[[Any], Any] | None = None,
@@ -76,6 +67,13 @@ def retriever_flag(decls: list[str], key: str, convert: Callable[[Any], Any] | N
     retriever without that option refuses it with the options it has, rather
     than the flag setting another retriever's table and doing nothing.
     ``convert`` and ``click_options`` are as for :func:`plugin_flag`."""
+    return _flag(decls, convert, lambda app, value: app.retriever_options.__setitem__(key, value), **click_options)
+
+
+def _flag(decls: list[str], convert: Callable[[Any], Any] | None, assign: Callable[[Any, Any], None],
+          **click_options: Any) -> Any:
+    """A ``click.Option`` that, when given, hands its (converted) value to
+    ``assign(app_context, value)`` instead of to the command."""
     import click
 
     def store(ctx: click.Context, param: click.Parameter, value: Any) -> None:
@@ -83,6 +81,6 @@ def retriever_flag(decls: list[str], key: str, convert: Callable[[Any], Any] | N
             return
         from .cli.app import AppContext
 
-        ctx.ensure_object(AppContext).retriever_options[key] = convert(value) if convert else value
+        assign(ctx.ensure_object(AppContext), convert(value) if convert else value)
 
     return click.Option(decls, expose_value=False, callback=store, **click_options)

@@ -127,6 +127,11 @@ def load_llm(settings: Any, progress: Callable[[str], None] | None = None,
     raise AssertionError("unreachable: plan() raises when no backend can run the model")
 
 
+class BackendCrashed(ModelError):
+    """A backend raised something other than an ``AssistantError``: a crash,
+    not a verdict on the model spec (so another backend may still claim it)."""
+
+
 def failure(name: str, what: str, exc: BaseException) -> ModelError:
     """A backend that raised something other than an ``AssistantError``, as
     the error the user sees (a bug in the backend, not in their input)."""
@@ -136,10 +141,8 @@ def failure(name: str, what: str, exc: BaseException) -> ModelError:
     else:
         hint = ("a bug in the backend (assistant plugins -v shows which plugin registered it); "
                 "choose another with --backend")
-    error = ModelError(f"backend {name!r} failed {what}: {type(exc).__name__}" + (f": {detail}" if detail else ""),
-                       hint)
-    error.backend_failed = True  # type: ignore[attr-defined]  (not a verdict on the model spec)
-    return error
+    return BackendCrashed(f"backend {name!r} failed {what}: {type(exc).__name__}" + (f": {detail}" if detail else ""),
+                          hint)
 
 
 def _guarded(name: str, what: str, fn: Callable[[], Any]) -> Any:
@@ -198,7 +201,7 @@ def plan(settings: Any, backends: dict[str, type] | None = None) -> tuple[list[t
                 continue
             problem = _guarded(name, "to check the model", lambda: backend.problem(settings))
         except ModelError as exc:
-            if getattr(exc, "backend_failed", False):  # a crash, not a verdict on the spec: keep looking
+            if isinstance(exc, BackendCrashed):  # not a verdict on the spec: keep looking
                 passed.append(f"{name} backend not used: {exc.message}")
             else:
                 wrong = wrong or exc

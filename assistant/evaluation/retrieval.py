@@ -122,14 +122,14 @@ def _synced(make_retriever: Callable[[str | None, str], Any], value: str | None,
     """The variant's retriever and its sync report: the shared collection when
     it accepts the variant's settings, else the variant's own (rebuilt when
     that one was built with other settings too)."""
-    retriever = make_retriever(value, COLLECTION)
-    try:
-        return retriever, retriever.sync(folder, progress=progress)
-    except IndexCorruptError:
-        if number == 0:  # the first variant owns the shared collection: rebuild it with its settings
+    def sync(retriever: Any, rebuild_when_refused: bool) -> tuple[Any, Any] | None:
+        try:
+            return retriever, retriever.sync(folder, progress=progress)
+        except IndexCorruptError:
+            if not rebuild_when_refused:
+                return None
             return retriever, retriever.sync(folder, progress=progress, rebuild=True)
-    retriever = make_retriever(value, f"{COLLECTION}-{number}")
-    try:
-        return retriever, retriever.sync(folder, progress=progress)
-    except IndexCorruptError:
-        return retriever, retriever.sync(folder, progress=progress, rebuild=True)
+
+    # the first variant owns the shared collection: a refusal rebuilds it with its settings
+    return (sync(make_retriever(value, COLLECTION), number == 0)
+            or sync(make_retriever(value, f"{COLLECTION}-{number}"), True))

@@ -50,16 +50,14 @@ class NumpyStore:
             raise IndexCorruptError(f"{self.state_path} is unreadable ({exc})",
                                     "rebuild it: assistant index PATH --rebuild") from None
 
-    def _arrays(self, state):
-        """The ids and vectors of the generation ``state`` names (cached with it)."""
+    def _arrays(self):
+        """The ids and vectors of the generation in force (cached with its state)."""
         import numpy as np
 
-        if self._cache[1] is not state or self._cache[2] is None:
+        state = self._state()
+        if self._cache[2] is None:
             with np.load(self.folder / state["vectors"], allow_pickle=False) as data:
-                ids, vectors = data["ids"], data["vectors"]
-            if self._cache[1] is state:
-                self._cache = (self._cache[0], state, ids, vectors)
-            return ids, vectors
+                self._cache = (self._cache[0], state, data["ids"], data["vectors"])
         return self._cache[2], self._cache[3]
 
     def exists(self):
@@ -83,7 +81,7 @@ class NumpyStore:
             ids, vectors = np.zeros(0, dtype="int64"), np.zeros((0, dim), dtype="float32")
         else:
             state = copy.deepcopy(self._state())  # changed here, never in the cache
-            ids, vectors = self._arrays(self._state())
+            ids, vectors = self._arrays()
         keep = ~np.isin(ids, np.asarray(changes.stale_ids, dtype="int64"))
         ids, vectors = ids[keep], vectors[keep]
         for chunk_id in changes.stale_ids:
@@ -125,7 +123,7 @@ class NumpyStore:
     def search(self, vector, k):
         import numpy as np
 
-        ids, vectors = self._arrays(self._state())
+        ids, vectors = self._arrays()
         scores = vectors @ vector
         best = np.argsort(-scores, kind="stable")[:k]
         return [(int(ids[i]), float(scores[i])) for i in best]
