@@ -19,6 +19,8 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 def pytest_configure(config: pytest.Config) -> None:
     import tempfile
 
+    _one_core_per_worker()
+
     home = Path(tempfile.mkdtemp(prefix="assistant-test-home-"))
     config._assistant_home = home  # type: ignore[attr-defined]
     os.environ["ASSISTANT_HOME"] = str(home)
@@ -28,6 +30,26 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.pop("ASSISTANT_TRACE_HOOKS", None)
     os.environ.pop("ASSISTANT_CONFIG", None)
     os.environ["XDG_CONFIG_HOME"] = str(home / "config")  # no user config file leaks in
+
+
+def _one_core_per_worker() -> None:
+    """Under pytest-xdist (``-n 2``), pin each worker to a core of its own.
+
+    Two workers whose math libraries each start a thread per core would share
+    2 cores among 4 busy threads, and llama.cpp's threads spin while they wait
+    for each other (measured: a suite run with 2 unpinned workers took longer
+    than one process). Pinned before torch or llama.cpp is imported, every
+    library and every subprocess sees one usable core
+    (:func:`assistant.cores.usable_cores`, OpenMP's default)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw") or not hasattr(os, "sched_setaffinity"):
+        return
+    cores = sorted(os.sched_getaffinity(0))
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > len(cores):
+        return  # more workers than cores: leave the scheduler to share them
+    os.sched_setaffinity(0, {cores[int(worker[2:]) % len(cores)]})
+    os.environ["OMP_NUM_THREADS"] = "1"
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -31,23 +31,22 @@ def test_evaluate_averages_over_judged_queries_only():
     assert scores["nDCG@10"] == 0.5 and scores["MRR@10"] == 0.5 and scores["recall@100"] == 0.5
 
 
-@pytest.fixture
-def scifact_subset(tmp_path):
-    """20 SciFact test queries, their relevant abstracts and 180 distractors, in BEIR layout."""
+def write_scifact_subset(folder, judgements: int, distractors: int):
+    """The first ``judgements`` SciFact test judgements (their queries and
+    relevant abstracts) and ``distractors`` other abstracts, in BEIR layout."""
     source = SHARED_DATA / "scifact"
     if not (source / "corpus.jsonl").exists():
         pytest.skip(f"SciFact is not available at {source}")
     qrels_lines = (source / "qrels" / "test.tsv").read_text().splitlines()
-    header, rows = qrels_lines[0], [line.split("\t") for line in qrels_lines[1:21]]
+    header, rows = qrels_lines[0], [line.split("\t") for line in qrels_lines[1:judgements + 1]]
     wanted_q = {r[0] for r in rows}
     relevant = {r[1] for r in rows}
     docs = []
     with open(source / "corpus.jsonl") as fh:
         for line in fh:
             doc = json.loads(line)
-            if doc["_id"] in relevant or len(docs) < 180 + len(relevant):
+            if doc["_id"] in relevant or len(docs) < distractors + len(relevant):
                 docs.append(line)
-    folder = tmp_path / "scifact-subset"
     (folder / "qrels").mkdir(parents=True)
     (folder / "corpus.jsonl").write_text("".join(docs))
     queries = [line for line in (source / "queries.jsonl").read_text().splitlines(keepends=True)
@@ -55,6 +54,18 @@ def scifact_subset(tmp_path):
     (folder / "queries.jsonl").write_text("".join(queries))
     (folder / "qrels" / "test.tsv").write_text("\n".join([header] + ["\t".join(r) for r in rows]) + "\n")
     return folder
+
+
+@pytest.fixture
+def scifact_subset(tmp_path):
+    """20 SciFact test judgements, their relevant abstracts and 180 distractors."""
+    return write_scifact_subset(tmp_path / "scifact-subset", 20, 180)
+
+
+@pytest.fixture
+def small_scifact(tmp_path):
+    """5 judgements and 25 distractors: for what needs an index, not good metrics."""
+    return write_scifact_subset(tmp_path / "scifact-small", 5, 25)
 
 
 @pytest.mark.real_model
@@ -84,9 +95,9 @@ def test_eval_retrieval_on_real_scifact_claims(scifact_subset, tmp_path, home):
 
 
 @pytest.mark.real_model
-def test_compare_over_an_indexing_option_searches_an_index_built_with_each_value(scifact_subset, tmp_path, home):
+def test_compare_over_an_indexing_option_searches_an_index_built_with_each_value(small_scifact, tmp_path, home):
     out = tmp_path / "chunks.json"
-    result = run_cli("eval", "retrieval", "--beir", str(scifact_subset), "--compare", "chunk_tokens=100000,120",
+    result = run_cli("eval", "retrieval", "--beir", str(small_scifact), "--compare", "chunk_tokens=100000,120",
                      "--json", str(out))
     assert result.returncode == 0, result.stderr
     pattern = r"^(\S+): collection '(\S+)' synced .* (\d+) in all$"

@@ -113,7 +113,7 @@ def test_workers_load_the_plugins_folder_too(tmp_path, home):
 def test_workers_share_the_cores_unless_threads_is_set(monkeypatch):
     from assistant.cli.eval_strategies import worker_env
 
-    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    monkeypatch.setattr("assistant.cli.eval_strategies.usable_cores", lambda: 16)
     monkeypatch.delenv("ASSISTANT_THREADS", raising=False)
     assert worker_env(0, 4)["ASSISTANT_THREADS"] == "4"
     assert worker_env(0, 32)["ASSISTANT_THREADS"] == "1"

@@ -25,7 +25,6 @@ mean |difference| 0.02-0.06, max 0.19). So:
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 from pathlib import Path
@@ -373,7 +372,9 @@ def test_auto_picks_llamacpp_for_the_embedded_model(embedded_llamacpp_llm):
 
     llm, notices = load_llm(Settings(backend="auto", device="cpu"))
     assert isinstance(llm, LlamaCppLLM) and notices == []
-    assert llm.runtime.threads == (os.cpu_count() or 1)  # threads 0: every core
+    from assistant.cores import usable_cores
+
+    assert llm.runtime.threads == usable_cores()  # threads 0: every core this process may use
     llm.runtime.close()
     llm, _ = load_llm(Settings(backend="auto", device="cpu", threads=1))
     assert llm.runtime.threads == 1 and llm.generate(["Say hi."], decoding=Decoding(max_new_tokens=4))[0][0].text

@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..cores import usable_cores
 from . import BenchContext, Row, median, ratio
 from .transformers_decode import transformers_rows
 
@@ -65,7 +66,7 @@ def raw_llama(gguf: Path, n_ctx: int = 2048) -> Any:
     (its default is half of them). Also the raw baseline of ``bench ask``."""
     from assistant.backends.llamacpp.runtime import import_llama_cpp
 
-    return import_llama_cpp().Llama(model_path=str(gguf), n_ctx=n_ctx, n_threads=os.cpu_count() or 1,
+    return import_llama_cpp().Llama(model_path=str(gguf), n_ctx=n_ctx, n_threads=usable_cores(),
                                     verbose=False)
 
 

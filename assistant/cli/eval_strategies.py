@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from ..cores import usable_cores
 from .app import AppContext
 from .evaluate import eval_group
 
@@ -144,7 +145,7 @@ def worker_env(threads: int, workers: int) -> dict[str, str]:
     (measured here: a llama.cpp run slowed ~6x beside a second one)."""
     env = os.environ.copy()
     if threads <= 0:
-        env["ASSISTANT_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
+        env["ASSISTANT_THREADS"] = str(max(1, usable_cores() // workers))
     return env
 
 

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from assistant.cores import usable_cores
 from assistant.errors import ModelError
 
 
@@ -43,7 +44,7 @@ class ContextOptions:
     n_ctx: int = 4096  # tokens in the KV cache, over all sequences together
     n_seq_max: int = 16  # sequences decoded together (samples x prompts)
     n_batch: int = 512  # tokens per llama_decode call
-    n_threads: int = 0  # 0: every core
+    n_threads: int = 0  # 0: every core this process may use
     kv_unified: bool = True  # sequences share one pool of cells (a copied prefix costs no memory)
     flash_attn: bool = False  # measured slower on a small CPU model (see assistant/bench/backends.py)
 
@@ -59,7 +60,7 @@ class Runtime:
         self.model = lib.llama_model_load_from_file(str(gguf).encode(), mparams)
         if not self.model:
             raise ModelError(f"llama.cpp could not load {gguf}", "is it a GGUF model file for this llama.cpp version?")
-        threads = options.n_threads or os.cpu_count() or 1
+        threads = options.n_threads or usable_cores()
         cparams = lib.llama_context_default_params()
         cparams.n_ctx = options.n_ctx
         cparams.n_batch = options.n_batch
