@@ -32,7 +32,14 @@ class LLM(Protocol):
     (:class:`assistant.Capabilities`) saying what it cannot do; without one
     it is taken to do everything below. Where a capability is missing the
     method may raise ``CapabilityMissing`` (``score``) or answer as well as
-    it can (``count_tokens`` an estimate, ``render`` its best rendering)."""
+    it can (``count_tokens`` an estimate, ``render`` its best rendering).
+
+    Every message's content (passages, the question, earlier turns, examples)
+    and ``score``'s continuation are untrusted text: a backend tokenizes them
+    so that they can never become control tokens of the model's vocabulary
+    (a document holding ``<|im_end|>`` must not end the turn). For a chat
+    template, :func:`assistant.backends.untrusted.template_pieces` does it;
+    a server backend sends the messages as separate, structured messages."""
 
     name: str
     context_window: int

@@ -321,9 +321,13 @@ def test_eval_winrate_judges_the_adapter_against_the_base_model(trained, chat_ll
 
     home, _settings, data, registry, _results = trained
     # one prompt (each costs two generations and a judgement, here and again in the checks below),
-    # one whose greedy answer the adapter changes (measured), so the win rate is not a forced tie;
+    # the first whose greedy answer the adapter changes, so the win rate is not a forced tie;
     # the two pairs after it are left out by --limit
-    chosen = [data.pairs[1], data.pairs[0], data.pairs[2]]
+    prompts = trained_prompts(trained)
+    changed = [i for i, (b, k) in enumerate(zip(greedy(chat_llm, prompts), greedy(chat_llm.with_adapter("kto"), prompts)))
+               if b != k]
+    assert changed, "the KTO adapter changes no greedy answer"
+    chosen = [data.pairs[changed[0]]] + [pair for i, pair in enumerate(data.pairs) if i != changed[0]][:2]
     held_out = tmp_path / "held-out.jsonl"
     held_out.write_text("".join(json.dumps({"prompt": p.messages, "chosen": p.chosen, "rejected": p.rejected}) + "\n"
                                 for p in chosen))

@@ -49,7 +49,7 @@ def _generate_reference(llm, prompts, decoding):
     """What transformers' own generate() writes for the same batch."""
     import torch
 
-    enc = llm._encode([llm.render(p) for p in prompts])
+    enc = llm._encode(prompts)
     with torch.inference_mode():
         out = llm.model.generate(**enc, **llm._generate_kwargs(decoding, 1))
     return [llm._candidate(out[i, enc["input_ids"].shape[1]:], 0, decoding, i) for i in range(len(prompts))]
@@ -83,7 +83,7 @@ def test_bfloat16_twin_keeps_quality(fresh_loaded, mixed_llm):
     assert next(model.parameters()).dtype == torch.float32  # the loaded weights are untouched
     diffs, agree = [], []
     for prompt in PROMPTS[:2]:
-        ids = mixed_llm._encode([mixed_llm.render(prompt)])["input_ids"]
+        ids = mixed_llm._encode([prompt])["input_ids"]
         with torch.inference_mode():
             full = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=24, do_sample=False)
             tokens = full[0, ids.shape[1]:]

@@ -73,7 +73,7 @@ def transformers_rows(ctx: BenchContext, prompt: str, tokens: int, samples: int,
     fp32 = TransformersLLM(loaded)
     auto = TransformersLLM(loaded, decode_dtype="bfloat16")
     twin = auto._decode_model(auto._active())  # the bfloat16 copy, also generate()'s bfloat16 baseline
-    enc = fp32._encode([fp32.render(prompt)])
+    enc = fp32._encode([prompt])
     greedy = Decoding(max_new_tokens=tokens)
     sampled = Decoding(max_new_tokens=tokens, temperature=0.7, top_p=0.95, seed=1)
     m: dict[str, list[float]] = {}

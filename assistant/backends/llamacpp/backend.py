@@ -247,7 +247,9 @@ class LlamaCppLLM:
     # -------------------------------------------------------------- prompts
 
     def render(self, prompt: PromptLike) -> str:
-        messages = [{"role": m.role, "content": m.content} for m in to_messages(as_prompt(prompt))]
+        return self._render_messages(_messages(prompt))
+
+    def _render_messages(self, messages: list[dict[str, str]]) -> str:
         if not self._template_source:
             return "\n\n".join(f"{m['role']}: {m['content']}" for m in messages) + "\n\nassistant:"
         if self._shared["template"] is None:
@@ -265,7 +267,21 @@ class LlamaCppLLM:
                                                bos_token="", eos_token="<|im_end|>")
 
     def _tokens(self, prompt: PromptLike) -> list[int]:
-        return self.runtime.tokenize(self.render(prompt))
+        return self.prompt_ids(prompt)
+
+    def prompt_ids(self, prompt: PromptLike) -> list[int]:
+        """The token ids the model reads for ``prompt``: the chat template's own
+        control tokens, and every message's text tokenized as plain text, so a
+        passage or question holding ``<|im_end|>`` cannot open a turn
+        (:mod:`assistant.backends.untrusted`)."""
+        from assistant.backends.untrusted import template_pieces
+
+        rt = self.runtime
+        controls = rt.control_tokens()
+        ids: list[int] = []
+        for piece in template_pieces(self._render_messages, _messages(prompt), controls):
+            ids += [controls[piece.text]] if piece.control else rt.tokenize(piece.text, special=False)
+        return ids
 
     def count_tokens(self, prompt: PromptLike) -> int:
         return len(self._tokens(prompt))
@@ -436,7 +452,7 @@ class LlamaCppLLM:
             if self._state(self.adapter) is None:
                 return self.reference().score(prompt, continuation)
         prompt_ids = self._tokens(prompt)
-        cont_ids = self.runtime.tokenize(continuation)
+        cont_ids = self.runtime.tokenize(continuation, special=False)
         if not cont_ids:
             return 0.0
         return float(sum(self.token_logprobs(prompt_ids, cont_ids)))
@@ -464,3 +480,7 @@ def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     while i < n and a[i] == b[i]:
         i += 1
     return i
+
+
+def _messages(prompt: PromptLike) -> list[dict[str, str]]:
+    return [{"role": m.role, "content": m.content} for m in to_messages(as_prompt(prompt))]

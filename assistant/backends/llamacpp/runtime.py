@@ -87,6 +87,7 @@ class Runtime:
         self.n_ctx_train = int(lib.llama_model_n_ctx_train(self.model))
         self._batch = lib.llama_batch_init(options.n_batch, 0, 1)
         self._piece = ctypes.create_string_buffer(256)
+        self._controls: dict[str, int] | None = None
         self._loras: list[Any] = []
         self.decoded = 0  # tokens decoded so far (tests and benchmarks read it)
 
@@ -116,6 +117,19 @@ class Runtime:
             buf = (self.lib.llama_token * size)()
             n = self.lib.llama_tokenize(self.vocab, data, len(data), buf, size, False, special)
         return list(buf[:n])
+
+    def control_tokens(self) -> dict[str, int]:
+        """The vocabulary's control and user-defined tokens (the ones
+        ``tokenize(special=True)`` parses out of text), by their text."""
+        if self._controls is None:
+            lib, wanted = self.lib, self.lib.LLAMA_TOKEN_ATTR_CONTROL | self.lib.LLAMA_TOKEN_ATTR_USER_DEFINED
+            self._controls = {}
+            for token in range(lib.llama_vocab_n_tokens(self.vocab)):
+                if lib.llama_vocab_get_attr(self.vocab, token) & wanted:
+                    text = lib.llama_vocab_get_text(self.vocab, token)
+                    if text:
+                        self._controls.setdefault(text.decode("utf-8", "replace"), token)
+        return self._controls
 
     def piece(self, token: int) -> bytes:
         """The bytes of one token; control tokens (end of turn...) give b""."""

@@ -84,16 +84,36 @@ class TransformersLLM:
     # ---------------------------------------------------------------- prompts
 
     def render(self, prompt: PromptLike) -> str:
-        messages = [{"role": m.role, "content": m.content} for m in to_messages(as_prompt(prompt))]
+        return self._render_messages(_messages(prompt))
+
+    def _render_messages(self, messages: list[dict[str, str]]) -> str:
         if getattr(self.tokenizer, "chat_template", None):
             return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         return "\n\n".join(f"{m['role']}: {m['content']}" for m in messages) + "\n\nassistant:"
 
-    def _encode(self, texts: list[str]) -> Any:
-        return self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.model.device)
+    def prompt_ids(self, prompt: PromptLike) -> list[int]:
+        """The token ids the model reads for ``prompt``: the chat template's own
+        control tokens, and every message's text tokenized as plain text, so a
+        passage or question holding ``<|im_end|>`` cannot open a turn
+        (:mod:`assistant.backends.untrusted`)."""
+        from assistant.backends.untrusted import template_pieces
+
+        added = self.tokenizer.added_tokens_encoder  # every string the tokenizer would parse as one token
+        ids: list[int] = []
+        for piece in template_pieces(self._render_messages, _messages(prompt), added):
+            ids += [added[piece.text]] if piece.control else self.plain_ids(piece.text)
+        return ids
+
+    def plain_ids(self, text: str) -> list[int]:
+        """``text`` as plain text: control-token strings in it stay characters."""
+        return self.tokenizer(text, add_special_tokens=False, split_special_tokens=True)["input_ids"]
+
+    def _encode(self, prompts: Sequence[PromptLike]) -> Any:
+        batch = {"input_ids": [self.prompt_ids(p) for p in prompts]}
+        return self.tokenizer.pad(batch, padding=True, return_tensors="pt").to(self.model.device)
 
     def count_tokens(self, prompt: PromptLike) -> int:
-        return len(self.tokenizer(self.render(prompt), add_special_tokens=False)["input_ids"])
+        return len(self.prompt_ids(prompt))
 
     # ------------------------------------------------------------- generation
 
@@ -140,11 +160,10 @@ class TransformersLLM:
             return []
         deterministic = not decoding.sampling and decoding.num_beams == 1
         runs = 1 if deterministic else n
-        texts = [self.render(p) for p in prompts]
         with self._lock, torch.inference_mode():
             self._seed(decoding)
             active = self._active()
-            enc = self._encode(texts)
+            enc = self._encode(prompts)
             if self._use_loop(decoding, active):
                 rows: list[Any] = []
                 for rows in self._loop(active, enc, runs, decoding):
@@ -271,8 +290,7 @@ class TransformersLLM:
             def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> bool:
                 return cancel.is_set()
 
-        text = self.render(prompt)
-        enc = self._encode([text])
+        enc = self._encode([prompt])
         with self._lock:
             active = self._active()
             if self._use_loop(decoding, active):  # our loop, in the caller's thread
@@ -341,8 +359,8 @@ class TransformersLLM:
     def score(self, prompt: PromptLike, continuation: str) -> float:
         import torch
 
-        prompt_ids = self.tokenizer(self.render(prompt), add_special_tokens=False)["input_ids"]
-        cont_ids = self.tokenizer(continuation, add_special_tokens=False)["input_ids"]
+        prompt_ids = self.prompt_ids(prompt)
+        cont_ids = self.plain_ids(continuation)
         if not cont_ids:
             return 0.0
         ids = torch.tensor([prompt_ids + cont_ids], device=self.model.device)
@@ -353,3 +371,7 @@ class TransformersLLM:
         logprobs = torch.log_softmax(logits[0, len(prompt_ids) - 1 : -1].float(), dim=-1)  # (cont, vocab)
         target = torch.tensor(cont_ids, device=logprobs.device)
         return float(logprobs.gather(1, target[:, None]).sum())
+
+
+def _messages(prompt: PromptLike) -> list[dict[str, str]]:
+    return [{"role": m.role, "content": m.content} for m in to_messages(as_prompt(prompt))]
